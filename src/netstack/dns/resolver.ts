@@ -1,0 +1,442 @@
+// Stub resolver (RFC 1035 §4.2 and §7; RFC 1123 §6.1.3): UDP queries with retries rotating across
+// the configured servers, TCP with 2-byte length framing when an answer is truncated (RFC 7766
+// §5), random IDs and source ports with strict response matching (RFC 5452 §9.1), CNAME chains
+// followed inside the answer (RFC 1034 §3.6.2), TTL cache with negative caching (RFC 2308 §5),
+// resolv.conf-style search list and ndots, "localhost" answered locally (RFC 6761 §6.3), EDNS0
+// payload size advertised (RFC 6891). Transport-agnostic: it only sees UdpSocket/TcpConn
+// factories, so it runs over the netstack, a fake in tests, or anything else.
+import { randomInt } from 'node:crypto'
+import { domainToASCII } from 'node:url'
+import { writeU16, readU16 } from '../../core/bytes.js'
+import type { Clock } from '../../core/clock.js'
+import { Counters } from '../../core/counters.js'
+import { BurrowError, ErrorCode } from '../../core/errors.js'
+import { formatIp, ipFamily, parseIp } from '../addr.js'
+import type { Resolver, TcpConn, UdpSocket } from '../api.js'
+import { DnsClass, DnsRcode, DnsType, encodeQuery, namesEqual, parseDnsMessage, type DnsMessage } from './message.js'
+
+export interface DnsResolverOptions {
+  /** Server addresses: "10.0.0.1", "fd00::1", "10.0.0.1:5353", "[fd00::1]:5353". */
+  servers: string[]
+  searchDomains?: string[]
+  /** Names with at least this many dots are tried as-is before the search list (default 1). */
+  ndots?: number
+  /** Per-try timeout (default 2000 ms). */
+  timeoutMs?: number
+  /** Passes over the server list (default 2). */
+  attempts?: number
+  clock: Clock
+  /** A fresh UDP socket; localPort is a random suggestion the factory may honour or ignore. */
+  udp: (localPort?: number) => UdpSocket
+  tcp: (server: string, port: number) => Promise<TcpConn>
+  /** Static entries (like /etc/hosts): name → addresses. */
+  hosts?: Record<string, string[]>
+  /** Uniform [0, 1) source for IDs and ports (default: node:crypto). Inject for determinism. */
+  random?: () => number
+  counters?: Counters
+  /** Cap on positive cache lifetime (default 300 000 ms). */
+  maxCacheTtlMs?: number
+  /** Cap on negative cache lifetime (default 5 000 ms). */
+  negativeTtlMs?: number
+  maxCacheEntries?: number
+  /** EDNS0 UDP payload size to advertise; 0 disables EDNS (default 1232). */
+  ednsUdpSize?: number
+}
+
+interface Server {
+  address: string
+  port: number
+}
+
+type Outcome =
+  | { kind: 'answer'; addrs: string[]; ttlSec: number }
+  | { kind: 'nxdomain'; ttlSec: number | undefined }
+  | { kind: 'nodata'; ttlSec: number | undefined }
+  | { kind: 'fail'; timeout: boolean; reason: string }
+
+type TryResult = Outcome | { kind: 'truncated' } | { kind: 'formerr' }
+
+const MAX_CNAME_HOPS = 16
+const MAX_TCP_RESPONSE = 2 + 0xffff
+
+/** "1.2.3.4", "1.2.3.4:53", "fd00::1", "[fd00::1]:53" → address and port; null if malformed. */
+export function parseServer(s: string): Server | null {
+  const t = s.trim()
+  let host = t
+  let port = 53
+  const m6 = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(t)
+  if (m6) {
+    host = m6[1]
+    if (m6[2] !== undefined) port = Number(m6[2])
+  } else {
+    const m4 = /^([0-9.]+):(\d{1,5})$/.exec(t)
+    if (m4) {
+      host = m4[1]
+      port = Number(m4[2])
+    }
+  }
+  const b = parseIp(host)
+  if (!b || port < 1 || port > 65535) return null
+  return { address: formatIp(b), port }
+}
+
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true
+  const x = parseIp(a)
+  const y = parseIp(b)
+  return !!x && !!y && formatIp(x) === formatIp(y)
+}
+
+function rcodeName(rc: number): string {
+  for (const [k, v] of Object.entries(DnsRcode)) if (v === rc) return k
+  return `RCODE${rc}`
+}
+
+export class DnsResolver implements Resolver {
+  readonly counters: Counters
+  private readonly servers: Server[]
+  private readonly search: string[]
+  private readonly ndots: number
+  private readonly timeoutMs: number
+  private readonly attempts: number
+  private readonly clock: Clock
+  private readonly hosts = new Map<string, string[]>()
+  private readonly maxTtlMs: number
+  private readonly negTtlMs: number
+  private readonly maxEntries: number
+  private readonly rand: () => number
+  private edns: number
+  private readonly cache = new Map<string, { expires: number; outcome: Outcome }>()
+  private readonly inflight = new Map<string, Promise<Outcome>>()
+
+  constructor(private readonly opts: DnsResolverOptions) {
+    this.servers = []
+    for (const s of opts.servers) {
+      const p = parseServer(s)
+      if (p) this.servers.push(p)
+    }
+    this.search = (opts.searchDomains ?? []).map((d) => d.trim().replace(/^\.+|\.+$/g, '')).filter((d) => d.length > 0)
+    this.ndots = Math.max(0, Math.min(opts.ndots ?? 1, 15))
+    this.timeoutMs = Math.max(1, opts.timeoutMs ?? 2000)
+    this.attempts = Math.max(1, Math.min(opts.attempts ?? 2, 5))
+    this.clock = opts.clock
+    this.maxTtlMs = opts.maxCacheTtlMs ?? 300_000
+    this.negTtlMs = opts.negativeTtlMs ?? 5_000
+    this.maxEntries = Math.max(1, opts.maxCacheEntries ?? 1024)
+    this.edns = opts.ednsUdpSize ?? 1232
+    this.counters = opts.counters ?? new Counters()
+    this.rand = opts.random ?? (() => randomInt(0x1000000) / 0x1000000)
+    for (const [name, addrs] of Object.entries(opts.hosts ?? {})) {
+      this.hosts.set(name.toLowerCase().replace(/\.$/, ''), addrs.filter((a) => ipFamily(a) !== 0))
+    }
+  }
+
+  async lookup(name: string, family: 0 | 4 | 6 = 0): Promise<string[]> {
+    if (typeof name !== 'string' || name.trim() === '') throw this.notFound(String(name), 'empty name')
+    let host = name.trim()
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+    if (ipFamily(host) !== 0) return [host]
+    const lower = host.toLowerCase().replace(/\.$/, '')
+    if (lower === 'localhost' || lower.endsWith('.localhost')) {
+      return family === 4 ? ['127.0.0.1'] : family === 6 ? ['::1'] : ['127.0.0.1', '::1']
+    }
+    const fixed = this.hosts.get(lower)
+    if (fixed) {
+      const v4 = fixed.filter((a) => ipFamily(a) === 4)
+      const v6 = fixed.filter((a) => ipFamily(a) === 6)
+      const out = family === 4 ? v4 : family === 6 ? v6 : [...v4, ...v6]
+      if (out.length) return out
+    }
+    if (/[^\x20-\x7e]/.test(host)) {
+      const ascii = domainToASCII(host.replace(/\.$/, ''))
+      if (!ascii) throw this.notFound(name, 'not a valid host name')
+      host = host.endsWith('.') ? ascii + '.' : ascii
+    }
+    if (!this.servers.length) throw this.notFound(name, 'no DNS servers configured')
+    const types = family === 4 ? [DnsType.A] : family === 6 ? [DnsType.AAAA] : [DnsType.A, DnsType.AAAA]
+    let timedOut = false
+    let lastReason = 'no such host'
+    for (const cand of this.candidates(host)) {
+      const outs = await Promise.all(types.map((t) => this.query(cand, t)))
+      const addrs: string[] = []
+      for (const o of outs) {
+        if (o.kind === 'answer') addrs.push(...o.addrs)
+        else if (o.kind === 'fail') {
+          if (o.timeout) timedOut = true
+          lastReason = o.reason
+        }
+      }
+      if (addrs.length) return addrs
+    }
+    if (timedOut) throw new BurrowError(ErrorCode.ETIMEDOUT, `DNS lookup of ${name} timed out`)
+    throw this.notFound(name, lastReason)
+  }
+
+  /** Forget every cached answer. */
+  clearCache(): void {
+    this.cache.clear()
+  }
+
+  /** Names to try, in order (resolv.conf semantics). */
+  candidates(host: string): string[] {
+    if (host.endsWith('.')) return [host.slice(0, -1)]
+    if (!this.search.length) return [host]
+    let dots = 0
+    for (let i = 0; i < host.length; i++) if (host.charCodeAt(i) === 0x2e) dots++
+    const searched = this.search.map((d) => `${host}.${d}`)
+    return dots >= this.ndots ? [host, ...searched] : [...searched, host]
+  }
+
+  private notFound(name: string, why: string): BurrowError {
+    return new BurrowError(ErrorCode.ENOTFOUND, `DNS lookup of ${name} failed: ${why}`)
+  }
+
+  private random16(): number {
+    return Math.floor(this.rand() * 0x10000) & 0xffff
+  }
+
+  /** One (name, type) question: cache, then in-flight de-duplication, then the network. */
+  private query(name: string, type: number): Promise<Outcome> {
+    const key = `${type}:${name.toLowerCase()}`
+    const hit = this.cache.get(key)
+    if (hit) {
+      if (hit.expires > this.clock.now()) {
+        this.counters.inc('dns.cache_hit')
+        return Promise.resolve(hit.outcome)
+      }
+      this.cache.delete(key)
+    }
+    const pending = this.inflight.get(key)
+    if (pending) {
+      this.counters.inc('dns.inflight_shared')
+      return pending
+    }
+    const p = this.exchange(name, type).then((o) => {
+      this.inflight.delete(key)
+      this.store(key, o)
+      return o
+    })
+    this.inflight.set(key, p)
+    return p
+  }
+
+  private store(key: string, o: Outcome): void {
+    let ms: number
+    if (o.kind === 'answer') ms = Math.min(o.ttlSec * 1000, this.maxTtlMs)
+    else if (o.kind === 'nxdomain' || o.kind === 'nodata') ms = Math.min((o.ttlSec ?? Infinity) * 1000, this.negTtlMs)
+    else return
+    if (!(ms > 0)) return
+    this.cache.delete(key)
+    while (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value as string)
+    this.cache.set(key, { expires: this.clock.now() + ms, outcome: o })
+  }
+
+  /** Query the servers in order, `attempts` passes, until one gives a definitive answer. */
+  private async exchange(name: string, type: number): Promise<Outcome> {
+    let allTimeouts = true
+    let reason = 'no response'
+    for (let pass = 0; pass < this.attempts; pass++) {
+      for (const srv of this.servers) {
+        let r = await this.tryUdp(srv, name, type)
+        if (r.kind === 'formerr' && this.edns > 0) {
+          // an old server that rejects EDNS0 (RFC 6891 §7): stop advertising it
+          this.edns = 0
+          r = await this.tryUdp(srv, name, type)
+        }
+        if (r.kind === 'truncated') {
+          this.counters.inc('dns.truncated')
+          r = await this.tryTcp(srv, name, type)
+        }
+        if (r.kind === 'answer' || r.kind === 'nxdomain' || r.kind === 'nodata') return r
+        if (r.kind === 'fail') {
+          if (!r.timeout) allTimeouts = false
+          reason = r.reason
+          this.counters.inc(r.timeout ? 'dns.timeout' : 'dns.server_fail')
+        } else {
+          allTimeouts = false
+          reason = r.kind === 'formerr' ? 'FORMERR' : 'truncated over TCP'
+        }
+      }
+    }
+    return { kind: 'fail', timeout: allTimeouts, reason }
+  }
+
+  private openUdp(): UdpSocket | null {
+    const port = 49152 + (this.random16() & 0x3fff)
+    try {
+      return this.opts.udp(port)
+    } catch {
+      try {
+        return this.opts.udp()
+      } catch {
+        return null
+      }
+    }
+  }
+
+  private tryUdp(srv: Server, name: string, type: number): Promise<TryResult> {
+    const id = this.random16()
+    const q = encodeQuery(id, name, type, { ednsUdpSize: this.edns })
+    if (!q) return Promise.resolve({ kind: 'nxdomain', ttlSec: undefined })
+    const qname = parseDnsMessage(q)!.questions[0].name
+    const sock = this.openUdp()
+    if (!sock) return Promise.resolve({ kind: 'fail', timeout: false, reason: 'cannot open a UDP socket' })
+    this.counters.inc('dns.udp_query')
+    return new Promise((resolve) => {
+      let done = false
+      const finish = (r: TryResult) => {
+        if (done) return
+        done = true
+        cancel()
+        sock.onMessage = null
+        sock.onError = null
+        sock.close()
+        resolve(r)
+      }
+      const cancel = this.clock.schedule(this.clock.now() + this.timeoutMs, () =>
+        finish({ kind: 'fail', timeout: true, reason: `no answer from ${srv.address}` }),
+      )
+      sock.onMessage = (data, from) => {
+        if (from.port !== srv.port || !sameAddress(from.address, srv.address)) {
+          this.counters.inc('dns.wrong_source')
+          return
+        }
+        const m = this.matching(data, id, qname, type)
+        if (m) finish(this.classify(m, qname, type, true))
+      }
+      sock.onError = (err, from) => {
+        if (from && (from.port !== srv.port || !sameAddress(from.address, srv.address))) return
+        finish({ kind: 'fail', timeout: false, reason: `${srv.address}: ${err.message}` })
+      }
+      // a datagram the link could not take is as good as lost: the timeout moves on
+      if (!sock.send(q, srv.address, srv.port)) this.counters.inc('dns.send_failed')
+    })
+  }
+
+  private tryTcp(srv: Server, name: string, type: number): Promise<TryResult> {
+    const id = this.random16()
+    const q = encodeQuery(id, name, type)
+    if (!q) return Promise.resolve({ kind: 'nxdomain', ttlSec: undefined })
+    const qname = parseDnsMessage(q)!.questions[0].name
+    this.counters.inc('dns.tcp_query')
+    return new Promise((resolve) => {
+      let done = false
+      let conn: TcpConn | null = null
+      const finish = (r: TryResult) => {
+        if (done) return
+        done = true
+        cancel()
+        if (conn) {
+          const c = conn
+          c.onData = null
+          c.onEnd = null
+          c.onDrain = null
+          c.onClose = null
+          if (r.kind === 'fail') c.destroy()
+          else c.end()
+        }
+        resolve(r)
+      }
+      const cancel = this.clock.schedule(this.clock.now() + this.timeoutMs, () =>
+        finish({ kind: 'fail', timeout: true, reason: `no TCP answer from ${srv.address}` }),
+      )
+      let buf = new Uint8Array(512)
+      let have = 0
+      this.opts.tcp(srv.address, srv.port).then(
+        (c) => {
+          if (done) {
+            c.destroy()
+            return
+          }
+          conn = c
+          c.onData = (b) => {
+            if (have + b.length > buf.length) {
+              if (have + b.length > MAX_TCP_RESPONSE) {
+                finish({ kind: 'fail', timeout: false, reason: 'oversized TCP answer' })
+                return
+              }
+              const nb = new Uint8Array(Math.min(MAX_TCP_RESPONSE, Math.max(buf.length * 2, have + b.length)))
+              nb.set(buf.subarray(0, have))
+              buf = nb
+            }
+            buf.set(b, have)
+            have += b.length
+            if (have < 2) return
+            const need = readU16(buf, 0)
+            if (have < 2 + need) return
+            const m = this.matching(buf.subarray(2, 2 + need), id, qname, type)
+            finish(m ? this.classify(m, qname, type, false) : { kind: 'fail', timeout: false, reason: 'bad TCP answer' })
+          }
+          c.onEnd = () => finish({ kind: 'fail', timeout: false, reason: 'TCP closed before the answer' })
+          c.onClose = (err) => finish({ kind: 'fail', timeout: false, reason: err?.message ?? 'TCP closed' })
+          const frame = new Uint8Array(2 + q.length)
+          writeU16(frame, 0, q.length)
+          frame.set(q, 2)
+          c.write(frame)
+        },
+        (err: unknown) => finish({ kind: 'fail', timeout: false, reason: `TCP to ${srv.address}: ${(err as Error)?.message ?? err}` }),
+      )
+    })
+  }
+
+  /** Parse and check a response against what we asked; null (and counted) when it is not ours. */
+  private matching(data: Uint8Array, id: number, qname: string, type: number): DnsMessage | null {
+    const m = parseDnsMessage(data)
+    if (!m) {
+      this.counters.inc('dns.malformed')
+      return null
+    }
+    if (!m.qr || m.opcode !== 0 || m.id !== id) {
+      this.counters.inc('dns.id_mismatch')
+      return null
+    }
+    const q = m.questions
+    if (q.length !== 1 || q[0].type !== type || q[0].class !== DnsClass.IN || !namesEqual(q[0].name, qname)) {
+      // FORMERR answers may legitimately omit the question
+      if (!(m.rcode === DnsRcode.FORMERR && q.length === 0)) {
+        this.counters.inc('dns.question_mismatch')
+        return null
+      }
+    }
+    return m
+  }
+
+  private classify(m: DnsMessage, qname: string, type: number, udp: boolean): TryResult {
+    if (udp && m.tc) return { kind: 'truncated' }
+    switch (m.rcode) {
+      case DnsRcode.NOERROR:
+        break
+      case DnsRcode.NXDOMAIN:
+        return { kind: 'nxdomain', ttlSec: negativeTtl(m) }
+      case DnsRcode.FORMERR:
+        return { kind: 'formerr' }
+      default:
+        return { kind: 'fail', timeout: false, reason: rcodeName(m.rcode) }
+    }
+    let cur = qname
+    let ttl = Infinity
+    for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
+      const addrs: string[] = []
+      for (const r of m.answers) {
+        if (r.type === type && r.class === DnsClass.IN && r.address && namesEqual(r.name, cur)) {
+          addrs.push(r.address)
+          ttl = Math.min(ttl, r.ttl)
+        }
+      }
+      if (addrs.length) return { kind: 'answer', addrs, ttlSec: ttl }
+      const c = m.answers.find((r) => r.type === DnsType.CNAME && r.target !== undefined && namesEqual(r.name, cur))
+      if (!c) break
+      ttl = Math.min(ttl, c.ttl)
+      cur = c.target!
+    }
+    return { kind: 'nodata', ttlSec: negativeTtl(m) }
+  }
+}
+
+/** RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM) of the authority-section SOA. */
+function negativeTtl(m: DnsMessage): number | undefined {
+  for (const r of m.authority) {
+    if (r.type === DnsType.SOA && r.soaMinimum !== undefined) return Math.min(r.ttl, r.soaMinimum)
+  }
+  return undefined
+}
