@@ -1,0 +1,395 @@
+import { describe, expect, it } from 'vitest'
+import { FakeClock } from '../../../src/core/clock.js'
+import { readU16, writeU16 } from '../../../src/core/bytes.js'
+import { BurrowError } from '../../../src/core/errors.js'
+import type { TcpConn, UdpRemote, UdpSocket } from '../../../src/netstack/api.js'
+import { DnsRcode, DnsType, encodeMessage, nameRdata, parseDnsMessage, type DnsMessage, type DnsRecordInput } from '../../../src/netstack/dns/message.js'
+import { DnsResolver, parseServer, type DnsResolverOptions } from '../../../src/netstack/dns/resolver.js'
+import { parseIp } from '../../../src/netstack/addr.js'
+
+interface Reply {
+  data: Uint8Array
+  from?: UdpRemote
+  delay?: number
+}
+type Handler = (q: DnsMessage, server: string, via: 'udp' | 'tcp') => Reply[] | Uint8Array | null | 'icmp'
+
+interface Sent {
+  server: string
+  port: number
+  localPort?: number
+  via: 'udp' | 'tcp'
+  q: DnsMessage
+  at: number
+}
+
+class FakeNet {
+  sent: Sent[] = []
+  openSockets = 0
+  constructor(
+    readonly clock: FakeClock,
+    public handler: Handler,
+    readonly delay = 5,
+  ) {}
+
+  udp = (localPort?: number): UdpSocket => {
+    let closed = false
+    this.openSockets++
+    const sock: UdpSocket = {
+      localPort: localPort ?? 40000,
+      onMessage: null,
+      onError: null,
+      close: () => {
+        if (!closed) this.openSockets--
+        closed = true
+      },
+      send: (data, address, port) => {
+        const q = parseDnsMessage(data)!
+        this.sent.push({ server: address, port, localPort, via: 'udp', q, at: this.clock.now() })
+        const r = this.handler(q, address, 'udp')
+        if (r === 'icmp') {
+          this.clock.schedule(this.clock.now() + 1, () => {
+            if (!closed) sock.onError?.(new Error('port unreachable'), { address, port })
+          })
+          return true
+        }
+        const replies = r === null ? [] : r instanceof Uint8Array ? [{ data: r }] : r
+        for (const rep of replies) {
+          this.clock.schedule(this.clock.now() + (rep.delay ?? this.delay), () => {
+            if (!closed) sock.onMessage?.(rep.data, rep.from ?? { address, port })
+          })
+        }
+        return true
+      },
+    }
+    return sock
+  }
+
+  tcp = async (server: string, port: number): Promise<TcpConn> => {
+    let rx = new Uint8Array(0)
+    const conn: TcpConn = {
+      localAddress: '10.0.0.2',
+      localPort: 50000,
+      remoteAddress: server,
+      remotePort: port,
+      bufferedAmount: 0,
+      onData: null,
+      onEnd: null,
+      onDrain: null,
+      onClose: null,
+      write: (b) => {
+        const n = new Uint8Array(rx.length + b.length)
+        n.set(rx)
+        n.set(b, rx.length)
+        rx = n
+        if (rx.length >= 2 && rx.length >= 2 + readU16(rx, 0)) {
+          const q = parseDnsMessage(rx.subarray(2))!
+          this.sent.push({ server, port, via: 'tcp', q, at: this.clock.now() })
+          const r = this.handler(q, server, 'tcp')
+          const data = r instanceof Uint8Array ? r : Array.isArray(r) ? r[0].data : null
+          if (data) {
+            const frame = new Uint8Array(2 + data.length)
+            writeU16(frame, 0, data.length)
+            frame.set(data, 2)
+            // deliver in two pieces to exercise reassembly of the length-framed answer
+            this.clock.schedule(this.clock.now() + this.delay, () => conn.onData?.(frame.subarray(0, 1)))
+            this.clock.schedule(this.clock.now() + this.delay + 1, () => conn.onData?.(frame.subarray(1)))
+          }
+        }
+        return true
+      },
+      end: () => {},
+      destroy: () => {},
+      pause: () => {},
+      resume: () => {},
+      setKeepAlive: () => {},
+      setNoDelay: () => {},
+    }
+    return conn
+  }
+}
+
+function rr(name: string, type: number, ttl: number, value: string): DnsRecordInput {
+  const data = type === DnsType.CNAME ? nameRdata(value)! : parseIp(value)!
+  return { name, type, ttl, data }
+}
+
+function reply(q: DnsMessage, opts: { answers?: DnsRecordInput[]; rcode?: number; tc?: boolean; id?: number; soaMin?: number }): Uint8Array {
+  const authority: DnsRecordInput[] = []
+  if (opts.soaMin !== undefined) {
+    const mname = nameRdata('ns.test')!
+    const rname = nameRdata('root.test')!
+    const data = new Uint8Array(mname.length + rname.length + 20)
+    data.set(mname)
+    data.set(rname, mname.length)
+    const v = new DataView(data.buffer)
+    v.setUint32(mname.length + rname.length + 16, opts.soaMin)
+    authority.push({ name: 'test', type: DnsType.SOA, ttl: 3600, data })
+  }
+  return encodeMessage({
+    id: opts.id ?? q.id,
+    qr: true,
+    ra: true,
+    tc: opts.tc,
+    rcode: opts.rcode ?? 0,
+    questions: q.questions,
+    answers: opts.answers ?? [],
+    authority,
+  })!
+}
+
+/** A zone: name → records; answers A/AAAA/CNAME, NXDOMAIN for unknown names. */
+function zone(records: Record<string, Array<[number, string, number?]>>): Handler {
+  return (q) => {
+    const name = q.questions[0].name.toLowerCase()
+    const type = q.questions[0].type
+    const recs = records[name]
+    if (!recs) return reply(q, { rcode: DnsRcode.NXDOMAIN, soaMin: 60 })
+    const answers: DnsRecordInput[] = []
+    let cur = name
+    for (let hop = 0; hop < 8; hop++) {
+      const here = records[cur] ?? []
+      const cn = here.find(([t]) => t === DnsType.CNAME)
+      if (cn && type !== DnsType.CNAME) {
+        answers.push(rr(cur, DnsType.CNAME, cn[2] ?? 300, cn[1]))
+        cur = cn[1]
+        continue
+      }
+      for (const [t, v, ttl] of here) if (t === type) answers.push(rr(cur, t, ttl ?? 300, v))
+      break
+    }
+    return reply(q, { answers, soaMin: answers.length ? undefined : 60 })
+  }
+}
+
+async function drive<T>(clock: FakeClock, p: Promise<T>, limitMs = 120_000): Promise<T> {
+  let settled = false
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  const end = clock.now() + limitMs
+  for (;;) {
+    await new Promise((r) => setImmediate(r))
+    if (settled) break
+    const next = clock.nextAt()
+    if (next === undefined || next > end) throw new Error(`stuck at ${clock.now()}`)
+    clock.runUntil(next)
+  }
+  return p
+}
+
+async function rejection(p: Promise<unknown>): Promise<BurrowError> {
+  try {
+    await p
+  } catch (e) {
+    return e as BurrowError
+  }
+  throw new Error('expected rejection')
+}
+
+function setup(handler: Handler, opts: Partial<DnsResolverOptions> = {}) {
+  const clock = new FakeClock(1000)
+  const net = new FakeNet(clock, handler)
+  const r = new DnsResolver({ servers: ['10.0.0.53', '10.0.1.53'], clock, udp: net.udp, tcp: net.tcp, ...opts })
+  return { clock, net, r, look: (name: string, fam: 0 | 4 | 6 = 0) => drive(clock, r.lookup(name, fam)) }
+}
+
+const basic = zone({
+  'www.example.com': [
+    [DnsType.A, '192.0.2.1'],
+    [DnsType.A, '192.0.2.2'],
+    [DnsType.AAAA, '2001:db8::1'],
+  ],
+  'alias.example.com': [[DnsType.CNAME, 'mid.example.net', 100]],
+  'mid.example.net': [[DnsType.CNAME, 'www.example.com', 50]],
+  'v4only.example.com': [[DnsType.A, '192.0.2.9', 30]],
+})
+
+describe('DnsResolver', () => {
+  it('parses server strings', () => {
+    expect(parseServer('10.0.0.1')).toEqual({ address: '10.0.0.1', port: 53 })
+    expect(parseServer('10.0.0.1:5353')).toEqual({ address: '10.0.0.1', port: 5353 })
+    expect(parseServer('[fd00::0:1]:54')).toEqual({ address: 'fd00::1', port: 54 })
+    expect(parseServer('fd00::1')).toEqual({ address: 'fd00::1', port: 53 })
+    expect(parseServer('dns.google')).toBeNull()
+    expect(parseServer('1.2.3.4:0')).toBeNull()
+  })
+
+  it('answers IP literals, localhost and hosts entries without the network', async () => {
+    const { net, look } = setup(basic, { hosts: { 'Router.LAN': ['192.168.1.1', 'fd00::1'] } })
+    expect(await look('10.1.2.3')).toEqual(['10.1.2.3'])
+    expect(await look('[fd00::2]')).toEqual(['fd00::2'])
+    expect(await look('localhost')).toEqual(['127.0.0.1', '::1'])
+    expect(await look('db.localhost.', 6)).toEqual(['::1'])
+    expect(await look('router.lan')).toEqual(['192.168.1.1', 'fd00::1'])
+    expect(await look('router.lan', 6)).toEqual(['fd00::1'])
+    expect(net.sent).toHaveLength(0)
+  })
+
+  it('queries A and AAAA per family, IPv4 first, with random IDs and source ports', async () => {
+    const { net, look } = setup(basic)
+    expect(await look('www.example.com')).toEqual(['192.0.2.1', '192.0.2.2', '2001:db8::1'])
+    expect(net.sent.map((s) => s.q.questions[0].type)).toEqual([DnsType.A, DnsType.AAAA])
+    expect(await look('v4only.example.com', 4)).toEqual(['192.0.2.9'])
+    expect(await look('www.example.com', 6)).toEqual(['2001:db8::1']) // cached
+    const ids = new Set(net.sent.map((s) => s.q.id))
+    const ports = new Set(net.sent.map((s) => s.localPort))
+    expect(ids.size).toBe(net.sent.length)
+    expect(ports.size).toBe(net.sent.length)
+    for (const s of net.sent) expect(s.localPort).toBeGreaterThanOrEqual(49152)
+    expect(net.openSockets).toBe(0)
+  })
+
+  it('follows CNAME chains inside the answer; the TTL is the chain minimum', async () => {
+    const { clock, net, look } = setup(basic)
+    expect(await look('alias.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
+    const n = net.sent.length
+    clock.advance(49_000)
+    expect(await look('alias.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(net.sent.length).toBe(n)
+    clock.advance(2_000) // past the 50 s CNAME TTL
+    await look('alias.example.com', 4)
+    expect(net.sent.length).toBe(n + 1)
+  })
+
+  it('fails over to the next server on timeout and rotates through attempts', async () => {
+    const { clock, net, look } = setup((q, server) => (server === '10.0.0.53' ? null : basic(q, server, 'udp')))
+    const t0 = clock.now()
+    expect(await look('www.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(net.sent.map((s) => s.server)).toEqual(['10.0.0.53', '10.0.1.53'])
+    expect(net.sent[1].at - t0).toBe(2000)
+    expect(net.openSockets).toBe(0)
+  })
+
+  it('rejects with ETIMEDOUT after attempts × servers tries', async () => {
+    const { clock, net, r } = setup(() => null, { attempts: 2, timeoutMs: 1500 })
+    const t0 = clock.now()
+    const e = await rejection(drive(clock, r.lookup('www.example.com', 4)))
+    expect(e).toBeInstanceOf(BurrowError)
+    expect(e.code).toBe('ETIMEDOUT')
+    expect(net.sent.map((s) => s.server)).toEqual(['10.0.0.53', '10.0.1.53', '10.0.0.53', '10.0.1.53'])
+    expect(clock.now() - t0).toBe(6000)
+    expect(r.counters.get('dns.timeout')).toBe(4)
+  })
+
+  it('moves on at once after an ICMP error and after SERVFAIL; NXDOMAIN is final', async () => {
+    const seq: string[] = []
+    const { clock, net, r, look } = setup((q, server) => {
+      seq.push(server)
+      if (server === '10.0.0.53') return 'icmp'
+      return reply(q, { rcode: DnsRcode.SERVFAIL })
+    })
+    const t0 = clock.now()
+    const e = await rejection(look('www.example.com', 4))
+    expect(e.code).toBe('ENOTFOUND')
+    expect(e.message).toContain('SERVFAIL')
+    expect(net.sent).toHaveLength(4)
+    expect(clock.now() - t0).toBeLessThan(100)
+    expect(r.counters.get('dns.server_fail')).toBe(4)
+    const nx = setup(basic)
+    const e2 = await rejection(nx.look('nope.example.com', 4))
+    expect(e2.code).toBe('ENOTFOUND')
+    expect(nx.net.sent).toHaveLength(1)
+  })
+
+  it('retries truncated answers over TCP with length framing', async () => {
+    const { net, r, look } = setup((q, server, via) => (via === 'udp' ? reply(q, { tc: true }) : basic(q, server, via)))
+    expect(await look('www.example.com', 6)).toEqual(['2001:db8::1'])
+    expect(net.sent.map((s) => s.via)).toEqual(['udp', 'tcp'])
+    expect(r.counters.get('dns.truncated')).toBe(1)
+  })
+
+  it('ignores malformed, spoofed-ID, wrong-question and wrong-source answers', async () => {
+    const { r, look } = setup((q) => {
+      const good = basic(q, '10.0.0.53', 'udp') as Uint8Array
+      const otherQ = encodeMessage({ id: q.id, qr: true, questions: [{ name: 'evil.test', type: q.questions[0].type }], answers: [rr('evil.test', 1, 9, '6.6.6.6')] })!
+      const spoofed = reply(q, { id: q.id ^ 0x5555, answers: [rr('www.example.com', 1, 300, '6.6.6.6')] })
+      const wrongSrc = reply(q, { answers: [rr('www.example.com', 1, 300, '6.6.6.6')] })
+      return [
+        { data: new Uint8Array([1, 2, 3]), delay: 1 },
+        { data: spoofed, delay: 2 },
+        { data: otherQ, delay: 3 },
+        { data: wrongSrc, delay: 4, from: { address: '10.9.9.9', port: 53 } },
+        { data: wrongSrc, delay: 4, from: { address: '10.0.0.53', port: 5353 } },
+        { data: good, delay: 10 },
+      ]
+    })
+    expect(await look('www.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(r.counters.get('dns.malformed')).toBe(1)
+    expect(r.counters.get('dns.id_mismatch')).toBe(1)
+    expect(r.counters.get('dns.question_mismatch')).toBe(1)
+    expect(r.counters.get('dns.wrong_source')).toBe(2)
+  })
+
+  it('applies search domains per ndots', async () => {
+    const z = zone({
+      'host.corp.test': [[DnsType.A, '10.1.1.1']],
+      'a.b': [[DnsType.A, '10.2.2.2']],
+      'a.b.corp.test': [[DnsType.A, '10.3.3.3']],
+    })
+    const { net, look } = setup(z, { searchDomains: ['eng.corp.test', 'corp.test'] })
+    expect(await look('host', 4)).toEqual(['10.1.1.1'])
+    expect(net.sent.map((s) => s.q.questions[0].name)).toEqual(['host.eng.corp.test', 'host.corp.test'])
+    net.sent = []
+    expect(await look('a.b', 4)).toEqual(['10.2.2.2']) // 1 dot ≥ ndots 1: as-is first
+    expect(net.sent.map((s) => s.q.questions[0].name)).toEqual(['a.b'])
+    const two = setup(z, { searchDomains: ['eng.corp.test', 'corp.test'], ndots: 2 })
+    expect(await two.look('a.b', 4)).toEqual(['10.3.3.3'])
+    expect(two.net.sent.map((s) => s.q.questions[0].name)).toEqual(['a.b.eng.corp.test', 'a.b.corp.test'])
+    two.net.sent = []
+    expect(await two.look('a.b.', 4)).toEqual(['10.2.2.2']) // absolute: no search
+    expect(two.net.sent.map((s) => s.q.questions[0].name)).toEqual(['a.b'])
+  })
+
+  it('caches answers for min(ttl, cap) and negative answers briefly', async () => {
+    const { clock, net, look, r } = setup(
+      zone({ 'long.test': [[DnsType.A, '10.0.0.7', 86400]], 'short.test': [[DnsType.A, '10.0.0.8', 30]] }),
+      { maxCacheTtlMs: 60_000, negativeTtlMs: 5_000 },
+    )
+    await look('long.test', 4)
+    await look('short.test', 4)
+    await look('short.test', 4)
+    expect(net.sent).toHaveLength(2)
+    clock.advance(31_000)
+    await look('short.test', 4)
+    await look('long.test', 4)
+    expect(net.sent).toHaveLength(3)
+    clock.advance(30_000) // long.test hits the 60 s cap
+    await look('long.test', 4)
+    expect(net.sent).toHaveLength(4)
+    await rejection(look('missing.test', 4))
+    await rejection(look('missing.test', 4))
+    expect(net.sent).toHaveLength(5)
+    clock.advance(5_001)
+    await rejection(look('missing.test', 4))
+    expect(net.sent).toHaveLength(6)
+    expect(r.counters.get('dns.cache_hit')).toBe(3)
+  })
+
+  it('shares one in-flight query between concurrent lookups', async () => {
+    const { clock, net, r } = setup(basic)
+    const all = Promise.all([r.lookup('www.example.com'), r.lookup('WWW.example.com'), r.lookup('www.example.com', 4)])
+    const res = await drive(clock, all)
+    expect(res[0]).toEqual(['192.0.2.1', '192.0.2.2', '2001:db8::1'])
+    expect(res[1]).toEqual(res[0])
+    expect(res[2]).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(net.sent).toHaveLength(2)
+  })
+
+  it('drops EDNS after FORMERR and asks again', async () => {
+    const { net, look } = setup((q, s, via) => (q.additionalCount > 0 ? reply(q, { rcode: DnsRcode.FORMERR }) : basic(q, s, via)))
+    expect(await look('www.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
+    expect(net.sent.map((s) => s.q.additionalCount)).toEqual([1, 0])
+  })
+
+  it('reports no servers and invalid names as ENOTFOUND', async () => {
+    const clock = new FakeClock()
+    const net = new FakeNet(clock, basic)
+    const none = new DnsResolver({ servers: [], clock, udp: net.udp, tcp: net.tcp })
+    expect((await rejection(none.lookup('www.example.com'))).code).toBe('ENOTFOUND')
+    const { look } = setup(basic)
+    expect((await rejection(look('a..b'))).code).toBe('ENOTFOUND')
+    expect((await rejection(look(''))).code).toBe('ENOTFOUND')
+  })
+})
