@@ -21,7 +21,10 @@ function pair(script: (dir: 'ab' | 'ba', p: ReliableOut, n: number) => Action, o
     const to = dir === 'ab' ? b : a
     const go = () => clock.schedule(clock.now() + 10, () => to.receive(p.opcode, p.packetId, p.acks, p.payload))
     if (act === 'pass') go()
-    else if (act === 'dup') (go(), go())
+    else if (act === 'dup') {
+      go()
+      go()
+    }
     else if (act === 'hold') held.push({ dir, p })
   }
   const a: Reliable = new Reliable({ clock, output: send('ab'), deliver: (_o, pl) => gotA.push(new TextDecoder().decode(pl)), counters: ca, sendWindow: opts.window })
