@@ -1,0 +1,80 @@
+// Tuning knobs of the TCP engine, defaults in one place. Values follow Linux where the RFCs
+// leave room (RFC 6298 min RTO 200 ms like Linux, RFC 9293 §3.4.2 MSL shortened for a client).
+
+export const CongestionAlgo = { CUBIC: 'cubic', NEWRENO: 'newreno' } as const
+export type CongestionAlgo = (typeof CongestionAlgo)[keyof typeof CongestionAlgo]
+
+export interface TcpTuning {
+  /** Send buffer cap in bytes; write() returns false beyond it (default 4 MiB). */
+  sndBuf: number
+  /** onDrain fires when queued bytes fall to this level (default sndBuf / 2). */
+  sndLowWater: number
+  /** Initial receive buffer (advertised window source), default 256 KiB. */
+  rcvBufInitial: number
+  /** Autotuning ceiling (default 6 MiB, like Linux tcp_rmem[2]). */
+  rcvBufMax: number
+  /** Initial congestion window in segments (RFC 6928): 10. */
+  initialCwnd: number
+  congestion: CongestionAlgo
+  /** Maximum segment lifetime in ms; TIME-WAIT lasts 2·MSL. Default 1000 (2 s TIME-WAIT). */
+  msl: number
+  minRto: number
+  maxRto: number
+  /** RTO before any RTT sample (RFC 6298 §2.1: 1 s). */
+  initialRto: number
+  /** SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries = 6). */
+  synRetries: number
+  /** Data retransmissions (timeouts in a row) before ETIMEDOUT (Linux tcp_retries2 = 15). */
+  maxRetries: number
+  /** Delayed-ACK timer (RFC 1122 §4.2.3.2 / RFC 9293: ≤ 500 ms; we use 40 ms like Linux). */
+  delayedAckMs: number
+  /** true = Nagle off (default). setNoDelay(false) enables Nagle. */
+  noDelay: boolean
+  keepAliveIdleMs: number
+  keepAliveIntervalMs: number
+  keepAliveProbes: number
+  /** Cap on out-of-order segments held (memory bound beyond the window itself). */
+  maxOooSegments: number
+  /** Offer/accept options (turn off in tests to exercise fallbacks). */
+  sack: boolean
+  timestamps: boolean
+  windowScaling: boolean
+}
+
+export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
+  sndBuf: 4 * 1024 * 1024,
+  sndLowWater: 2 * 1024 * 1024,
+  rcvBufInitial: 256 * 1024,
+  rcvBufMax: 6 * 1024 * 1024,
+  initialCwnd: 10,
+  congestion: CongestionAlgo.CUBIC,
+  msl: 1000,
+  minRto: 200,
+  maxRto: 120_000,
+  initialRto: 1000,
+  synRetries: 6,
+  maxRetries: 15,
+  delayedAckMs: 40,
+  noDelay: true,
+  keepAliveIdleMs: 7_200_000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  maxOooSegments: 8192,
+  sack: true,
+  timestamps: true,
+  windowScaling: true,
+})
+
+export function resolveTuning(opts?: Partial<TcpTuning>): TcpTuning {
+  const t = { ...DEFAULT_TUNING, ...opts }
+  if (opts?.sndBuf !== undefined && opts.sndLowWater === undefined) t.sndLowWater = t.sndBuf >>> 1
+  if (t.rcvBufInitial > t.rcvBufMax) t.rcvBufInitial = t.rcvBufMax
+  return t
+}
+
+/** Smallest shift so that rcvBufMax fits in a 16-bit window (RFC 7323 §2.3, max 14). */
+export function wscaleFor(rcvBufMax: number): number {
+  let s = 0
+  while (s < 14 && 65535 * 2 ** s < rcvBufMax) s++
+  return s
+}

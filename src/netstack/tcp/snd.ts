@@ -1,0 +1,290 @@
+// Sender state (RFC 9293 §3.3.1 SND.UNA/NXT/WND/WL1/WL2) with loss recovery: fast retransmit and
+// NewReno partial-ACK handling (RFC 5681 §3.2, RFC 6582) when SACK is off, SACK-based recovery
+// (RFC 6675) when on, RTO reaction (RFC 6298 §5, RFC 5681 §3.1), RTT sampling with Karn's rule
+// (RFC 6298 §3) or timestamps (RFC 7323 §4), sender SWS avoidance and Nagle (RFC 9293 §3.8.6.2.1,
+// RFC 896). Internally positions are stream offsets: offset 0 is the byte after the SYN.
+import { SendBuffer } from './sndbuf.js'
+import { Scoreboard, type SentSeg } from './scoreboard.js'
+import type { RttEstimator } from './rtt.js'
+import type { CongestionControl } from './congestion/types.js'
+import { seqDiff, seqLe, seqLt } from './seq.js'
+
+export const AckResult = { OK: 0, TOO_NEW: 1, TOO_OLD: 2 } as const
+export type AckResult = (typeof AckResult)[keyof typeof AckResult]
+
+/** emit(startOffset, length, fin, retransmission) → false when the link refused the segment. */
+export type EmitFn = (off: number, len: number, fin: boolean, rtx: boolean) => boolean
+
+const TWO32 = 4294967296
+
+export class Sender {
+  readonly buf = new SendBuffer()
+  readonly sb = new Scoreboard()
+  readonly rtt: RttEstimator
+  cc: CongestionControl
+  iss: number
+  una = 0
+  nxt = 0
+  /** Peer's window in bytes (already scaled). */
+  wnd = 0
+  wl1 = 0
+  wl2 = 0
+  maxWnd = 0
+  /** Peer's window-scale shift. */
+  scale = 0
+  mss: number
+  sackOk = false
+  noDelay = true
+  finQueued = false
+  finSent = false
+  inRecovery = false
+  inLoss = false
+  recover = 0
+  dupAcks = 0
+  /** NewReno without SACK: dup ACKs counted as delivered segments (for the pipe). */
+  renoDup = 0
+  cwndLimited = false
+  /** Usable window is zero while data waits. */
+  windowBlocked = false
+  /** The last fill() stopped because the link refused output. */
+  linkBlocked = false
+  /** Karn timing of one segment when timestamps are off. */
+  private timedEnd = -1
+  private timedAt = 0
+  private readonly ackInfo = { newestSent: -1, anyRetrans: false, firstSentAt: -1 }
+  /** Stats */
+  retransmits = 0
+  fastRecoveries = 0
+  timeouts = 0
+
+  constructor(iss: number, mss: number, cc: CongestionControl, rtt: RttEstimator) {
+    this.iss = iss
+    this.mss = mss
+    this.cc = cc
+    this.rtt = rtt
+  }
+
+  seqOf(off: number): number {
+    return (this.iss + 1 + off) % TWO32
+  }
+  offOf(seq: number): number {
+    return this.una + seqDiff(seq, this.seqOf(this.una))
+  }
+  get outstanding(): number {
+    return this.nxt - this.una
+  }
+  get finOff(): number {
+    return this.buf.end
+  }
+  get finAcked(): boolean {
+    return this.finSent && this.una > this.buf.end
+  }
+  get pipe(): number {
+    return Math.max(0, this.sb.pipe(this.outstanding) - this.renoDup)
+  }
+  /** Bytes written and not yet acknowledged (the API's bufferedAmount). */
+  get queued(): number {
+    return this.buf.length
+  }
+  get unsent(): number {
+    return this.buf.end - this.nxt
+  }
+
+  /** Window from a SYN or SYN-ACK (never scaled, RFC 7323 §2.2). */
+  initWindow(seq: number, ack: number, wnd: number): void {
+    this.wnd = wnd
+    this.wl1 = seq
+    this.wl2 = ack
+    this.maxWnd = Math.max(this.maxWnd, wnd)
+  }
+
+  /**
+   * Process the ACK field (RFC 9293 §3.10.7.4 fifth check, RFC 5961 §5.2). rttSample ≥ 0 is a
+   * timestamp-derived RTT. Returns bytes newly acknowledged via `acked` and an AckResult.
+   */
+  onAck(
+    seq: number,
+    ack: number,
+    wndRaw: number,
+    sacks: Array<[number, number]> | undefined,
+    rttSample: number,
+    pureAck: boolean,
+    now: number,
+  ): AckResult {
+    const ackOff = this.offOf(ack)
+    if (ackOff > this.nxt) return AckResult.TOO_NEW
+    if (ackOff < this.una - Math.max(this.maxWnd, 1)) return AckResult.TOO_OLD
+    this.lastAcked = 0
+    const wnd = wndRaw * 2 ** this.scale
+    let wndChanged = false
+    if (seqLt(this.wl1, seq) || (this.wl1 === seq && seqLe(this.wl2, ack)) || ackOff > this.una) {
+      if (ackOff >= this.una) {
+        if (wnd !== this.wnd) wndChanged = true
+        this.wnd = wnd
+        this.wl1 = seq
+        this.wl2 = ack
+        if (wnd > this.maxWnd) this.maxWnd = wnd
+      }
+    }
+    let delivered = -1
+    if (sacks && this.sackOk) {
+      for (const [l, r] of sacks) {
+        let lo = this.offOf(l)
+        const hi = this.offOf(r)
+        if (hi <= this.una || hi > this.nxt || lo >= hi) continue
+        if (lo < this.una) lo = this.una
+        const t = this.sb.markSacked(lo, hi)
+        if (t > delivered) delivered = t
+      }
+    }
+    if (ackOff > this.una) {
+      const acked = ackOff - this.una
+      this.lastAcked = acked
+      this.sb.ackTo(ackOff, this.ackInfo)
+      if (this.ackInfo.newestSent > delivered) delivered = this.ackInfo.newestSent
+      this.una = ackOff
+      this.buf.release(Math.min(ackOff, this.buf.end))
+      if (rttSample >= 0) this.rtt.sample(rttSample)
+      else if (this.timedEnd >= 0 && ackOff >= this.timedEnd) {
+        this.rtt.sample(now - this.timedAt)
+        this.timedEnd = -1
+      }
+      this.rtt.resetBackoff()
+      this.dupAcks = 0
+      this.renoDup = Math.max(0, this.renoDup - acked)
+      if (this.inRecovery || this.inLoss) {
+        if (ackOff >= this.recover) {
+          if (this.inRecovery) this.cc.onRecoveryExit(now, this.pipe)
+          this.inRecovery = this.inLoss = false
+          this.renoDup = 0
+        } else if (this.inRecovery && !this.sackOk) {
+          // RFC 6582 §3.2 step 5: partial ACK → retransmit the first unacknowledged segment
+          this.sb.markHeadLost()
+        }
+      }
+      if (!this.inRecovery) this.cc.onAck(acked, now, this.rtt.srtt, this.cwndLimited)
+    } else if (pureAck && ackOff === this.una && !wndChanged && this.outstanding > 0) {
+      this.dupAcks++
+      if (!this.sackOk) this.renoDup = Math.min(this.renoDup + this.mss, this.outstanding)
+    }
+    let marked = false
+    if (this.sackOk) {
+      const reoWnd = Math.max(this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4, 1)
+      if (this.sb.detectLostRetransmits(delivered, reoWnd)) marked = true
+      if (this.sb.markLosses(this.mss)) marked = true
+    }
+    if (!this.inRecovery && !this.inLoss && this.outstanding > 0 && (marked || this.dupAcks >= 3)) {
+      this.enterRecovery(now)
+    }
+    return AckResult.OK
+  }
+
+  /** Bytes newly acknowledged by the last onAck(). */
+  lastAcked = 0
+
+  private enterRecovery(now: number): void {
+    this.inRecovery = true
+    this.fastRecoveries++
+    this.recover = this.nxt
+    this.cc.onCongestion(now, this.outstanding)
+    this.sb.markHeadLost()
+    this.timedEnd = -1
+  }
+
+  /** Retransmission timeout (RFC 6298 §5.4–5.6, RFC 6675 §5.1). */
+  onRto(now: number): void {
+    this.timeouts++
+    this.cc.onRto(now, this.pipe)
+    this.sb.markAllLost()
+    this.inLoss = true
+    this.inRecovery = false
+    this.recover = this.nxt
+    this.dupAcks = 0
+    this.renoDup = 0
+    this.timedEnd = -1
+    this.rtt.backoff()
+  }
+
+  /** MSS shrank (PMTU): everything in flight larger than the new MSS will be re-cut on retransmission. */
+  setMss(mss: number): void {
+    this.mss = mss
+    this.cc.setMss(mss)
+  }
+
+  /** Send what cwnd, the peer's window, Nagle and SWS avoidance allow. */
+  fill(now: number, emit: EmitFn): void {
+    this.linkBlocked = false
+    this.windowBlocked = false
+    this.cwndLimited = false
+    const mss = this.mss
+    for (;;) {
+      const room = this.cc.cwnd - this.pipe
+      // RFC 6675 NextSeg rule (1): lost segments first
+      if (this.sb.lostPending) {
+        if (room < mss && !(this.pipe === 0)) {
+          this.cwndLimited = true
+          return
+        }
+        const nl = this.sb.nextLost()
+        if (nl) {
+          const s: SentSeg = nl.seg
+          if (s.end - s.start - (s.fin ? 1 : 0) > mss) this.sb.split(nl.index, mss)
+          const len = s.end - s.start - (s.fin ? 1 : 0)
+          if (!emit(s.start, len, s.fin, true)) {
+            this.linkBlocked = true
+            return
+          }
+          this.sb.retransmitted(s, now)
+          this.retransmits++
+          continue
+        }
+      }
+      // rule (2): new data (and the FIN)
+      const end = this.buf.end
+      const avail = end - this.nxt
+      const finNow = this.finQueued && !this.finSent
+      if (avail <= 0 && !finNow) return
+      const wndRoom = this.una + this.wnd - this.nxt
+      let len = Math.min(mss, avail, Math.max(0, wndRoom))
+      if (avail > 0 && len <= 0) {
+        this.windowBlocked = true
+        return
+      }
+      if (len < mss && len < avail) {
+        // SWS avoidance: a window-limited small segment only if ≥ half the largest window seen
+        if (len < this.maxWnd / 2 || this.maxWnd === 0) {
+          if (len > 0 || this.outstanding === 0) this.windowBlocked = this.outstanding === 0
+          return
+        }
+      } else if (len < mss && !this.noDelay && this.outstanding > 0 && !(finNow && len === avail)) {
+        return // Nagle
+      }
+      if (len > room) {
+        if (room < mss || room <= 0) {
+          this.cwndLimited = true
+          return
+        }
+        len = Math.min(len, room)
+      }
+      const fin = finNow && this.nxt + len === end
+      if (len === 0 && !fin) return
+      if (!emit(this.nxt, len, fin, false)) {
+        this.linkBlocked = true
+        return
+      }
+      const segEnd = this.nxt + len + (fin ? 1 : 0)
+      this.sb.push({ start: this.nxt, end: segEnd, fin, sentAt: now, xmits: 1, sacked: false, lost: false, retrans: false, acked: false })
+      if (this.timedEnd < 0) {
+        this.timedEnd = segEnd
+        this.timedAt = now
+      }
+      this.nxt = segEnd
+      if (fin) this.finSent = true
+    }
+  }
+
+  /** Forget Karn timing (a retransmission happened). */
+  cancelTiming(): void {
+    this.timedEnd = -1
+  }
+}
