@@ -53,12 +53,19 @@ export interface TunBridge {
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-/** Locate tunbridge.c whether running from test/harness (vitest) or build/test/harness (bench). */
-function sourcePath(): string {
-  for (const p of [join(here, 'tunbridge.c'), resolve(here, '../../../test/harness/tunbridge.c')]) {
+/**
+ * Path of a non-TS harness file (tunbridge.c, peer.mjs), whether running from test/harness
+ * (vitest) or compiled into build/test/harness (bench).
+ */
+export function harnessFile(name: string): string {
+  for (const p of [join(here, name), resolve(here, '../../../test/harness', name)]) {
     if (existsSync(p)) return p
   }
-  throw new Error(`tunbridge.c not found near ${here}`)
+  throw new Error(`${name} not found near ${here}`)
+}
+
+function sourcePath(): string {
+  return harnessFile('tunbridge.c')
 }
 
 function repoRoot(src: string): string {

@@ -1,0 +1,97 @@
+// netstack↔Linux vs Linux↔Linux over the same tunbridge path (test/harness/tunbridge.c), single
+// TCP stream, download direction (Linux sends), measured back to back in one run with the same
+// impairment seed. Rows: lossless (0 ms) and 50 ms RTT (25 ms each way) + 1 % loss per direction.
+import { existsSync } from 'node:fs'
+import { run, which } from '../test/harness/netns.js'
+import { createTunPath } from '../test/harness/tunpath.js'
+import type { Impairment } from '../test/harness/tunbridge.js'
+import { linuxDownload, netstackDownload, startSource, type Transfer } from './linux-peer.js'
+import { loadNetStack, makeStack, netstackMissingReason } from './netstack.js'
+import { mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
+
+interface Scenario {
+  label: string
+  impair: Impairment
+  maxBytes: number
+  maxSec: number
+  /** Linux sender's congestion control (default: the namespace default, bbr here). A non-initial
+   * namespace may only pick one listed in net.ipv4.tcp_allowed_congestion_control (bbr, reno here). */
+  cc?: string
+}
+
+function scenarios(quick: boolean): Scenario[] {
+  return [
+    { label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
+    { label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
+    { label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
+  ]
+}
+
+let nextIndex = 20
+
+async function measure(ctx: BenchContext, s: Scenario, who: 'linux' | 'netstack', seed: number): Promise<Transfer> {
+  const path = await createTunPath({ prefix: 'bpn', index: nextIndex++, mode: who === 'linux' ? 'linux' : 'stdio', impair: s.impair, seed })
+  try {
+    if (s.cc) path.ns.exec('sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${s.cc}`])
+    const stopSource = await startSource(path, s.maxBytes)
+    try {
+      if (who === 'linux') return await linuxDownload(path, path.addrs.linux4, s.maxBytes, s.maxSec)
+      const { addrs } = path
+      const stack = await makeStack(path.link!, [
+        { address: addrs.far4, prefix: addrs.prefix4 },
+        { address: addrs.far6, prefix: addrs.prefix6 },
+      ])
+      try {
+        return await netstackDownload(stack, addrs.linux4, s.maxBytes, s.maxSec)
+      } finally {
+        stack.close()
+      }
+    } finally {
+      await stopSource()
+    }
+  } finally {
+    const st = await path.destroy()
+    if (st) ctx.log(`${who} ${s.label}: bridge a2b rx=${st.a2b.rx} lost=${st.a2b.lost}, b2a rx=${st.b2a.rx} lost=${st.b2a.lost}`)
+  }
+}
+
+export const tunPathBench: BenchModule = {
+  name: 'tun-path',
+  skipReason(ctx) {
+    if (!ctx.root) return 'needs root (network namespaces, TUN devices)'
+    if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun'
+    for (const b of ['ip', 'gcc']) if (!which(b)) return `needs ${b}`
+    return null
+  },
+  async run(ctx) {
+    const rows: BenchRow[] = []
+    const haveStack = (await loadNetStack()) !== null
+    if (!haveStack) ctx.log(`netstack rows skipped: ${netstackMissingReason()}`)
+    let seed = 1000
+    const defaultCc = run('sysctl', ['-n', 'net.ipv4.tcp_congestion_control'], { allowFail: true }).trim() || '?'
+    for (const s of scenarios(ctx.quick)) {
+      seed++
+      const label = `${s.label}, sender ${s.cc ?? defaultCc}`
+      const lin = await measure(ctx, s, 'linux', seed)
+      const linMbps = mbitPerSec(lin.bytes, lin.ms)
+      ctx.log(`Linux↔Linux ${s.label}: ${(lin.bytes / 1e6).toFixed(0)} MB in ${(lin.ms / 1000).toFixed(1)} s`)
+      let value = NaN
+      let note = haveStack ? undefined : 'netstack not available'
+      if (haveStack) {
+        const ns = await measure(ctx, s, 'netstack', seed)
+        value = mbitPerSec(ns.bytes, ns.ms)
+        ctx.log(`netstack↔Linux ${s.label}: ${(ns.bytes / 1e6).toFixed(0)} MB in ${(ns.ms / 1000).toFixed(1)} s`)
+        note = `${(ns.bytes / 1e6).toFixed(0)} MB vs ${(lin.bytes / 1e6).toFixed(0)} MB`
+      }
+      rows.push({
+        name: `download netstack↔Linux, ${label}`,
+        value,
+        unit: 'Mbit/s',
+        baseline: linMbps,
+        baselineName: 'Linux↔Linux',
+        note,
+      })
+    }
+    return rows
+  },
+}
