@@ -98,7 +98,10 @@ export function encodeKm2Client(m: Km2ClientMessage): Uint8Array {
   for (const p of parts) n += p.length
   const out = new Uint8Array(n)
   let o = 0
-  for (const p of parts) (out.set(p, o), (o += p.length))
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
   return out
 }
 

@@ -48,7 +48,10 @@ function cat(...p: Uint8Array[]): Uint8Array {
   for (const x of p) n += x.length
   const out = new Uint8Array(n)
   let o = 0
-  for (const x of p) (out.set(x, o), (o += x.length))
+  for (const x of p) {
+    out.set(x, o)
+    o += x.length
+  }
   return out
 }
 
@@ -60,7 +63,9 @@ export function openvpnPrfKeys(client: ClientKeySource, server: ServerKeySource,
 
 /** TLS-EKM key expansion → 256 bytes (key2). */
 export function ekmKeys(socket: TLSSocket): Uint8Array {
-  const b = socket.exportKeyingMaterial(KEY2_LEN, EXPORT_KEY_DATA_LABEL)
+  // no context argument: OpenVPN exports with use_context = 0 (node passes none when undefined)
+  const exportKm = socket.exportKeyingMaterial as (len: number, label: string, ctx?: Buffer) => Buffer
+  const b = exportKm.call(socket, KEY2_LEN, EXPORT_KEY_DATA_LABEL)
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength).slice()
 }
 

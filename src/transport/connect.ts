@@ -1,0 +1,47 @@
+// Transport factory: resolve the server's host name (dns.lookup, i.e. getaddrinfo(3) as the OS
+// resolves it, honouring a forced address family) and open a UDP or TCP transport to it.
+
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import type { Counters } from '../core/counters.js'
+import { BurrowError, ErrorCode } from '../core/errors.js'
+import type { Transport } from '../tunnel/types.js'
+import { TcpTransport } from './tcp.js'
+import { UdpTransport } from './udp.js'
+
+export type TransportProto = 'udp' | 'tcp'
+
+export interface ConnectTransportOptions {
+  proto: TransportProto
+  host: string
+  port: number
+  /** Force IPv4 or IPv6 (udp4/udp6/tcp4/tcp6). */
+  family?: 4 | 6
+  signal?: AbortSignal
+  counters?: Counters
+  /** TCP connect timeout in ms. */
+  timeoutMs?: number
+}
+
+export async function resolveHost(host: string, family?: 4 | 6): Promise<{ address: string; family: 4 | 6 }> {
+  const literal = isIP(host)
+  if (literal) {
+    if (family && family !== literal) throw new BurrowError(ErrorCode.ENOTFOUND, `${host} is not an IPv${family} address`)
+    return { address: host, family: literal as 4 | 6 }
+  }
+  try {
+    const r = await lookup(host, { family: family ?? 0 })
+    return { address: r.address, family: r.family as 4 | 6 }
+  } catch (e) {
+    throw new BurrowError(ErrorCode.ENOTFOUND, `cannot resolve ${host}: ${(e as Error).message}`, { cause: e })
+  }
+}
+
+export async function connectTransport(opts: ConnectTransportOptions): Promise<Transport> {
+  if (opts.signal?.aborted) throw new BurrowError(ErrorCode.EABORTED, 'connect aborted')
+  const { address, family } = await resolveHost(opts.host, opts.family)
+  if (opts.proto === 'udp') {
+    return UdpTransport.connect({ host: address, port: opts.port, family, counters: opts.counters, signal: opts.signal })
+  }
+  return TcpTransport.connect({ host: address, port: opts.port, family, counters: opts.counters, signal: opts.signal, timeoutMs: opts.timeoutMs })
+}

@@ -1,0 +1,126 @@
+// UDP transport to a VPN server (RFC 768) over a *connected* dgram socket: the kernel delivers
+// only datagrams from the connected peer (connect(2) on UDP), so spoofed sources never reach the
+// tunnel. Backpressure: send() returns false while the socket's send queue is above a threshold,
+// and onDrain fires when it has emptied.
+
+import { createSocket, type Socket } from 'node:dgram'
+import { asBuffer } from '../core/bytes.js'
+import { Counters } from '../core/counters.js'
+import { BurrowError, ErrorCode } from '../core/errors.js'
+import type { Transport } from '../tunnel/types.js'
+
+/** Datagrams queued in libuv above which send() reports pressure. */
+const QUEUE_HIGH = 64
+
+export interface UdpTransportOptions {
+  host: string
+  port: number
+  family: 4 | 6
+  counters?: Counters
+  signal?: AbortSignal
+}
+
+export class UdpTransport implements Transport {
+  readonly description: string
+  readonly counters: Counters
+  private rx: ((msg: Uint8Array) => void) | undefined
+  private onClose: ((err?: Error) => void) | undefined
+  private onDrain: (() => void) | undefined
+  private closed = false
+  private draining = false
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly host: string,
+    private readonly port: number,
+    counters: Counters,
+  ) {
+    this.counters = counters
+    this.description = `udp ${host.includes(':') ? `[${host}]` : host}:${port}`
+    sock.on('message', (msg, rinfo) => {
+      // A connected socket only receives from the peer; double-check anyway and count.
+      if (rinfo.port !== this.port || rinfo.address !== this.host) {
+        this.counters.inc('udp.foreign_source')
+        return
+      }
+      this.counters.inc('udp.rx')
+      this.rx?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength))
+    })
+    sock.on('error', (err) => this.fail(err))
+    sock.on('close', () => this.fail())
+  }
+
+  /** Open a UDP socket connected to host:port (host must be an IP address). */
+  static connect(opts: UdpTransportOptions): Promise<UdpTransport> {
+    const sock = createSocket({ type: opts.family === 6 ? 'udp6' : 'udp4' })
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        sock.close()
+        reject(new BurrowError(ErrorCode.EABORTED, 'connect aborted'))
+      }
+      if (opts.signal?.aborted) return onAbort()
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      sock.once('error', (e) => {
+        opts.signal?.removeEventListener('abort', onAbort)
+        sock.close()
+        reject(new BurrowError(ErrorCode.ECONNREFUSED, `udp ${opts.host}:${opts.port}: ${e.message}`, { cause: e }))
+      })
+      sock.connect(opts.port, opts.host, () => {
+        opts.signal?.removeEventListener('abort', onAbort)
+        sock.removeAllListeners('error')
+        resolve(new UdpTransport(sock, opts.host, opts.port, opts.counters ?? new Counters()))
+      })
+    })
+  }
+
+  send(msg: Uint8Array): boolean {
+    if (this.closed) return false
+    this.counters.inc('udp.tx')
+    if (!this.draining && this.sock.getSendQueueCount() < QUEUE_HIGH) {
+      this.sock.send(asBuffer(msg))
+      return true
+    }
+    // Under pressure every send carries a callback, so the last queued one sees the queue empty.
+    this.draining = true
+    this.sock.send(asBuffer(msg), this.checkDrain)
+    return false
+  }
+
+  private readonly checkDrain = (): void => {
+    if (this.draining && !this.closed && this.sock.getSendQueueCount() === 0) {
+      this.draining = false
+      this.onDrain?.()
+    }
+  }
+
+  attach(rx: (msg: Uint8Array) => void, onClose: (err?: Error) => void, onDrain?: () => void): void {
+    this.rx = rx
+    this.onClose = onClose
+    this.onDrain = onDrain
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    try {
+      this.sock.close()
+    } catch {
+      /* already closed */
+    }
+  }
+
+  private fail(err?: Error): void {
+    const wasClosed = this.closed
+    this.close()
+    if (wasClosed) return
+    const cb = this.onClose
+    this.onClose = undefined
+    cb?.(err ? new BurrowError(codeOf(err), `${this.description}: ${err.message}`, { cause: err }) : undefined)
+  }
+}
+
+export function codeOf(err: Error): ErrorCode {
+  const c = (err as NodeJS.ErrnoException).code
+  if (c && c in ErrorCode) return c as ErrorCode
+  return ErrorCode.ECONNRESET
+}
