@@ -72,7 +72,7 @@ export class DataChannel {
   private readonly encIv = Buffer.alloc(12)
   private readonly decIv = Buffer.alloc(12)
   private readonly hmacAlg?: string
-  private readonly hmacLen = 0
+  private readonly hmacLen: number = 0
   private readonly encMac?: Buffer
   private readonly decMac?: Buffer
   private sendPid = 0
