@@ -24,6 +24,20 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
   const len = segLen(seg)
   const o = seg.options
 
+  // simultaneous open: the peer's SYN-ACK acknowledges our SYN (RFC 9293 §3.5 Figure 8, line 5)
+  if (ep.st === TcpState.SYN_RECEIVED && (f & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === (TcpFlag.SYN | TcpFlag.ACK)) {
+    if (seg.seq === rcv.irs && seg.ack === snd.seqOf(0)) {
+      snd.initWindow(seg.seq, seg.ack, seg.window)
+      ep.establish(now)
+      rcv.ackNow = true
+    } else ep.challengeAck(now)
+    return
+  }
+  if (ep.st === TcpState.SYN_RECEIVED && (f & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) === TcpFlag.SYN && seg.seq === rcv.irs) {
+    ep.sendSyn() // the peer retransmitted its SYN: repeat the SYN-ACK
+    return
+  }
+
   // PAWS (RFC 7323 §5.3 R1)
   if (ep.tsOk && o.tsVal !== undefined && !(f & TcpFlag.RST)) {
     if (seqLt(o.tsVal >>> 0, ep.tsRecent) && now - ep.lastTsRecentAt < PAWS_IDLE_MS) {
@@ -78,10 +92,6 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
 
   // fourth check: SYN (RFC 5961 §4.2)
   if (f & TcpFlag.SYN) {
-    if (ep.st === TcpState.SYN_RECEIVED && seg.seq === rcv.irs && !(f & TcpFlag.ACK)) {
-      ep.sendSyn() // the peer retransmitted its SYN
-      return
-    }
     ep.challengeAck(now)
     return
   }

@@ -129,7 +129,8 @@ export class Receiver {
       this.ooo.clear()
       this.ackNow = true
     }
-    if (this.unacked >= 2 * this.rcvMss) this.ackNow = true
+    // more than one full-sized segment unacknowledged → ACK now (every second segment)
+    if (this.unacked > this.rcvMss) this.ackNow = true
     else if (len > 0) this.ackPending = true
     this.measureWindowRtt(now)
     return RxResult.IN_ORDER
@@ -192,7 +193,7 @@ export class Receiver {
   /** The window we could advertise now versus what the peer knows: worth a window update? */
   wantsWindowUpdate(mss: number): boolean {
     const cur = this.wnd
-    const potential = this.buf - this.queued
+    const potential = Math.min(this.buf - this.queued, 65535 * 2 ** this.scale)
     return potential - cur >= Math.max(mss, 1) && potential >= 2 * cur
   }
 

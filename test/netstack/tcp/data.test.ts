@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest'
+import { expectNone, expectOut, fill } from './harness.js'
+import { client, server } from './script.js'
+
+describe('data transfer and ACKs', () => {
+  it('delayed ACK: one segment is acked after 40 ms, two full segments at once', () => {
+    const c = client()
+    const { P, I } = c
+    c.peer({ flags: 'PA', seq: P, ack: I, data: 1460 })
+    expect(c.gotBytes()).toBe(1460)
+    expectNone(c.host)
+    c.clock.advance(39)
+    expectNone(c.host)
+    c.clock.advance(1)
+    expectOut(c.host, { flags: 'A', seq: I, ack: P + 1460 })
+    c.peer({ flags: 'A', seq: P + 1460, ack: I, data: 1460 })
+    expectNone(c.host)
+    c.peer({ flags: 'A', seq: P + 2920, ack: I, data: 1460 })
+    expectOut(c.host, { flags: 'A', ack: P + 4380 })
+    c.clock.advance(100)
+    expectNone(c.host)
+  })
+
+  it('out-of-order data is acked at once with SACK blocks; the gap fill is acked at once too', () => {
+    const c = client()
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P + 1000, ack: I, data: 500 })
+    expectOut(c.host, { flags: 'A', ack: P, options: { sack: [[P + 1000, P + 1500]] } })
+    c.peer({ flags: 'A', seq: P + 2000, ack: I, data: 500 })
+    // newest block first (RFC 2018 §4)
+    expectOut(c.host, { flags: 'A', ack: P, options: { sack: [[P + 2000, P + 2500], [P + 1000, P + 1500]] } })
+    c.peer({ flags: 'A', seq: P + 1500, ack: I, data: 500 }) // joins the two blocks
+    expectOut(c.host, { flags: 'A', ack: P, options: { sack: [[P + 1000, P + 2500]] } })
+    expect(c.gotBytes()).toBe(0)
+    c.peer({ flags: 'A', seq: P, ack: I, data: 1000 })
+    const a = expectOut(c.host, { flags: 'A', ack: P + 2500 })
+    expect(a.options.sack).toBeUndefined()
+    const all = new Uint8Array(2500)
+    let o = 0
+    for (const b of c.got) {
+      all.set(b, o)
+      o += b.length
+    }
+    // fill(n, seq) is keyed by the segment's seq: check each piece
+    expect(all.subarray(0, 1000)).toEqual(fill(1000, P))
+    expect(all.subarray(1000, 1500)).toEqual(fill(500, P + 1000))
+    expect(all.subarray(1500, 2000)).toEqual(fill(500, P + 1500))
+    expect(all.subarray(2000, 2500)).toEqual(fill(500, P + 2000))
+  })
+
+  it('duplicate and overlapping data: acked immediately, delivered once', () => {
+    const c = client()
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P, ack: I, data: 1000 })
+    c.peer({ flags: 'A', seq: P, ack: I, data: 1000 })
+    expectOut(c.host, { flags: 'A', ack: P + 1000 })
+    c.peer({ flags: 'A', seq: P + 500, ack: I, data: fill(1000, 0) })
+    expect(c.gotBytes()).toBe(1500)
+    expect(c.got[1]).toEqual(fill(1000, 0).subarray(500))
+  })
+
+  it('write() is cut into MSS segments within cwnd (IW10) and the peer window; ACKs release the buffer', () => {
+    const c = client({}, { mss: 1000 }, 65535)
+    const { P, I } = c
+    const data = fill(20_000, 3)
+    expect(c.ep.write(data)).toBe(true)
+    const segs = c.host.out.splice(0)
+    expect(segs.length).toBe(10) // initial window 10 segments
+    expect(segs.map((s) => s.payload.length)).toEqual(Array(10).fill(1000))
+    expect(segs[3].seq).toBe((I + 3000) >>> 0)
+    expect(segs[3].payload).toEqual(data.subarray(3000, 4000))
+    expect(c.ep.bufferedAmount).toBe(20_000)
+    c.peer({ flags: 'A', seq: P, ack: I + 2000 })
+    expect(c.ep.bufferedAmount).toBe(18_000)
+    // slow start: 2 acked segments → cwnd grows by 2 → 4 new segments
+    expect(c.host.out.length).toBe(4)
+    expect(c.host.out[0].seq).toBe((I + 10_000) >>> 0)
+    expect(c.host.out[3].flags & 0x08).toBe(0)
+  })
+
+  it('PSH is set on the segment that empties the send buffer', () => {
+    const c = client()
+    c.ep.write(fill(100))
+    expectOut(c.host, { flags: 'PA', len: 100 })
+  })
+
+  it('Nagle: off by default; setNoDelay(false) holds small segments while data is unacked', () => {
+    const c = client()
+    const { P, I } = c
+    c.ep.write(fill(10))
+    c.ep.write(fill(10))
+    expect(c.host.out.splice(0).length).toBe(2)
+    c.ep.setNoDelay(false)
+    c.peer({ flags: 'A', seq: P, ack: I + 20 })
+    c.ep.write(fill(10))
+    expectOut(c.host, { len: 10 }) // nothing in flight: goes out
+    c.ep.write(fill(10))
+    c.ep.write(fill(10))
+    expectNone(c.host)
+    c.peer({ flags: 'A', seq: P, ack: I + 30 })
+    expectOut(c.host, { seq: I + 30, len: 20 })
+  })
+
+  it('server side moves data too', () => {
+    const s = server()
+    s.ep.write(fill(3000))
+    expect(s.host.out.splice(0).map((x) => x.payload.length)).toEqual([1460, 1460, 80])
+    s.peer({ flags: 'A', seq: s.P, ack: s.I + 3000, data: 10 })
+    expect(s.gotBytes()).toBe(10)
+    expect(s.ep.bufferedAmount).toBe(0)
+  })
+
+  it('SACK blocks on a data segment do not push it past the peer MSS', () => {
+    const c = client()
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P + 1000, ack: I, data: 100 })
+    c.host.out.length = 0
+    c.ep.write(fill(5000))
+    for (const s of c.host.out) {
+      const opt = s.options.sack ? 2 + 8 * s.options.sack.length : 0
+      expect(s.payload.length + opt).toBeLessThanOrEqual(1460 + 2)
+    }
+  })
+})
