@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest'
+import { TcpFlag } from '../../../src/netstack/tcp/types.js'
+import { expectNone, expectOut, fill } from './harness.js'
+import { client } from './script.js'
+
+describe('retransmission timeout (RFC 6298)', () => {
+  it('retransmits the head with exponential backoff, min RTO 200 ms, and gives up after maxRetries', () => {
+    const c = client({ maxRetries: 4 })
+    const { I } = c
+    // RTT sample from the handshake under the fake clock is 0 → RTO = 200 ms floor
+    expect(c.ep.info().rto).toBe(200)
+    c.ep.write(fill(1000))
+    expectOut(c.host, { seq: I, len: 1000 })
+    const times: number[] = []
+    c.host.onOutput = (_t, s) => {
+      if (s.payload.length) times.push(c.clock.now())
+      expect(s.seq).toBe(I)
+    }
+    c.clock.runAll()
+    expect(times).toEqual([200, 600, 1400, 3000])
+    expect(c.ep.state).toBe('CLOSED')
+    expect(c.closed.err).toMatchObject({ code: 'ETIMEDOUT' })
+  })
+
+  it('after an RTO cwnd restarts from one segment and the retransmission is not timed (Karn)', () => {
+    const c = client({}, { mss: 1000 })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    expect(c.host.out.splice(0).length).toBe(10)
+    c.clock.advance(200)
+    expectOut(c.host, { seq: I, len: 1000 }) // only the head: cwnd = 1 MSS
+    expectNone(c.host)
+    expect(c.ep.info().timeouts).toBe(1)
+    c.clock.advance(50)
+    c.peer({ flags: 'A', seq: P, ack: I + 1000 })
+    expect(c.ep.info().srtt).toBe(0) // no sample from the retransmitted segment
+    // slow start again, continuing with the lost segments
+    const segs = c.host.out.splice(0)
+    expect(segs.map((s) => s.seq - I)).toEqual([1000, 2000])
+  })
+
+  it('RTO is computed from RTT samples (SRTT + 4·RTTVAR, RFC 6298 §2)', () => {
+    const c = client()
+    const { P, I } = c
+    c.ep.write(fill(100))
+    c.clock.advance(300)
+    c.host.out.length = 0
+    // the handshake sample was 0; one 300 ms RTO fired? no: RTO was 200, so a retransmission happened
+    c.peer({ flags: 'A', seq: P, ack: I + 100 })
+    c.ep.write(fill(100))
+    c.clock.advance(100)
+    c.peer({ flags: 'A', seq: P, ack: I + 200 })
+    const info = c.ep.info()
+    expect(info.srtt).toBeCloseTo(12.5, 5) // 7/8·0 + 1/8·100
+    expect(info.rto).toBe(Math.max(200, 12.5 + 4 * (0.75 * 0 + 0.25 * 100)))
+  })
+})
+
+describe('fast retransmit (RFC 5681 / 6582)', () => {
+  it('three duplicate ACKs retransmit the missing segment at once (no SACK)', () => {
+    const c = client({ sack: false }, { mss: 1000 })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I + 1000 })
+    c.host.out.length = 0 // slow-start growth
+    c.peer({ flags: 'A', seq: P, ack: I + 1000 })
+    c.peer({ flags: 'A', seq: P, ack: I + 1000 })
+    expect(c.host.out.filter((s) => s.seq === I + 1000).length).toBe(0)
+    c.peer({ flags: 'A', seq: P, ack: I + 1000 })
+    const rtx = c.host.out.filter((s) => s.seq === ((I + 1000) >>> 0))
+    expect(rtx.length).toBe(1)
+    expect(rtx[0].payload).toEqual(fill(10_000).subarray(1000, 2000))
+    expect(c.ep.info().fastRecoveries).toBe(1)
+    expect(c.ep.info().timeouts).toBe(0)
+    // NewReno partial ACK: the next hole is retransmitted immediately (RFC 6582 §3.2 step 5)
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I + 4000 })
+    expect(c.host.out.filter((s) => s.seq === ((I + 4000) >>> 0)).length).toBe(1)
+  })
+
+  it('data segments and window updates are not duplicate ACKs', () => {
+    const c = client({ sack: false }, { mss: 1000 })
+    const { P, I } = c
+    c.ep.write(fill(5000))
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I, data: 10 })
+    c.peer({ flags: 'A', seq: P + 10, ack: I, data: 10 })
+    c.peer({ flags: 'A', seq: P + 20, ack: I, window: 60000 })
+    c.peer({ flags: 'A', seq: P + 20, ack: I, window: 50000 })
+    expect(c.host.out.filter((s) => s.payload.length > 0).length).toBe(0)
+    expect(c.ep.info().fastRecoveries).toBe(0)
+  })
+})
+
+describe('SACK loss recovery (RFC 6675)', () => {
+  it('retransmits exactly the holes the SACK blocks reveal', () => {
+    const c = client({}, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    const first = c.host.out.splice(0)
+    expect(first.length).toBe(10)
+    // segments 0, 3 and 4 lost; receiver got 1-2 and 5-9
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 1000, I + 3000]] } })
+    expectNone(c.host) // not enough evidence yet (2 segments SACKed above the hole)
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 5000, I + 10_000], [I + 1000, I + 3000]] } })
+    const rtx = c.host.out.splice(0).filter((s) => s.payload.length > 0)
+    // cwnd = ssthresh = 0.7·10 segments; pipe = 0 lost-and-unretransmitted… holes: 0, 3, 4
+    expect(rtx.map((s) => s.seq - I)).toEqual([0, 3000, 4000])
+    expect(c.ep.info().fastRecoveries).toBe(1)
+    // the hole at 0 filled: cumulative ACK jumps to 3000, still in recovery, nothing else resent
+    c.peer({ flags: 'A', seq: P, ack: I + 3000, options: { sack: [[I + 5000, I + 10_000]] } })
+    const next = c.host.out.splice(0)
+    expect(next.every((s) => s.seq - I >= 10_000 || s.payload.length === 0)).toBe(true)
+    c.peer({ flags: 'A', seq: P, ack: I + 10_000 })
+    expect(c.ep.info().timeouts).toBe(0)
+    expect(c.ep.bufferedAmount).toBe(0)
+  })
+
+  it('a lost retransmission is detected from later deliveries and sent again', () => {
+    const c = client({}, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    c.ep.write(fill(20_000))
+    c.host.out.length = 0
+    c.clock.advance(10)
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 1000, I + 4000]] } })
+    const r1 = c.host.out.splice(0).filter((s) => s.seq === I)
+    expect(r1.length).toBe(1)
+    c.clock.advance(10)
+    // more SACKs free the pipe: new data goes out after the retransmission
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 1000, I + 6000]] } })
+    const fresh = c.host.out.splice(0).filter((s) => s.payload.length > 0)
+    expect(fresh.map((s) => s.seq - I)).toEqual([10_000, 11_000])
+    c.clock.advance(10)
+    // those later segments arrive while the head is still missing: its retransmission was lost
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 10_000, I + 12_000], [I + 1000, I + 6000]] } })
+    const again = c.host.out.splice(0).filter((s) => s.seq === I)
+    expect(again.length).toBe(1)
+    expect(c.ep.info().timeouts).toBe(0)
+  })
+
+  it('SACK info from data-carrying segments is used as well', () => {
+    const c = client({}, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I, data: 10, options: { sack: [[I + 1000, I + 5000]] } })
+    const out = c.host.out.splice(0)
+    expect(out.some((s) => s.seq === I && s.payload.length === 1000 && s.flags & TcpFlag.ACK)).toBe(true)
+  })
+})
