@@ -15,6 +15,7 @@ import { DnsResolver } from './dns/resolver.js'
 import { classifyIcmpError, isNonUnicast, parseQuoted, quoteLength, RateLimiter, type IcmpErrorInfo } from './icmp/errors.js'
 import { Pinger } from './icmp/ping.js'
 import { allocPacket, fragment, MIN_MTU_V4, MIN_MTU_V6, writeIpHeader, type IpHeaderFields } from './ip/output.js'
+import { keyOfTuple, makeTuple, PortRefs, tupleKey } from './ip/demux.js'
 import { Reassembler } from './ip/reassembly.js'
 import type { TcpTuning } from './tcp/config.js'
 import { TcpEndpoint, TcpState } from './tcp/endpoint.js'
@@ -61,16 +62,6 @@ interface ListenerEntry {
   closed: boolean
 }
 
-/** Demux key: a short string built from the ports and address words (no hex/decimal formatting). */
-function tcpKey(local: Uint8Array, lport: number, remote: Uint8Array, rport: number): string {
-  if (local.length === 4) {
-    return String.fromCharCode(lport, rport, (remote[0] << 8) | remote[1], (remote[2] << 8) | remote[3], (local[0] << 8) | local[1], (local[2] << 8) | local[3])
-  }
-  let k = String.fromCharCode(lport, rport)
-  for (let i = 0; i < 16; i += 2) k += String.fromCharCode((remote[i] << 8) | remote[i + 1], (local[i] << 8) | local[i + 1])
-  return k
-}
-
 const ECHO_DEFAULT_SIZE = 56
 
 export class NetStack implements NetStackApi, UdpSender {
@@ -87,8 +78,8 @@ export class NetStack implements NetStackApi, UdpSender {
   private readonly icmpLimiter: RateLimiter
   private readonly pinger: Pinger
   private readonly conns = new Map<string, TcpEndpoint>()
-  /** Local TCP ports in use (connections and listeners), with a reference count. */
-  private readonly tcpPorts = new Map<number, number>()
+  /** Local TCP ports in use (connections and listeners). */
+  private readonly tcpPorts = new PortRefs()
   private readonly listeners = new Map<number, ListenerEntry>()
   private readonly udpPorts = new Map<number, UdpSocketImpl>()
   /** Endpoints whose output was refused while the link was full. */
@@ -231,7 +222,7 @@ export class NetStack implements NetStackApi, UdpSender {
   private rxTcp(src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
     const seg = parseTcp(pkt, off, len, pseudoHeaderSum(src, dst, IpProto.TCP, len), this.counters)
     if (!seg) return
-    const ep = this.conns.get(tcpKey(dst, seg.dstPort, src, seg.srcPort))
+    const ep = this.conns.get(tupleKey(dst, seg.dstPort, src, seg.srcPort))
     if (ep) {
       ep.input(seg)
       return
@@ -316,7 +307,7 @@ export class NetStack implements NetStackApi, UdpSender {
     const fam = q.family
     if (info.mtu !== undefined) info.mtu = Math.max(info.mtu, fam === 4 ? MIN_MTU_V4 : MIN_MTU_V6)
     if (q.proto === IpProto.TCP) {
-      const ep = this.conns.get(tcpKey(q.src, q.srcPort, q.dst, q.dstPort))
+      const ep = this.conns.get(tupleKey(q.src, q.srcPort, q.dst, q.dstPort))
       if (!ep) {
         this.counters.inc('icmp.tcp_no_socket')
         return
@@ -382,7 +373,7 @@ export class NetStack implements NetStackApi, UdpSender {
   private outputTcp(tuple: FourTuple, seg: TcpSegment): boolean {
     if (this.closed) return false
     if (this.linkBlocked) {
-      const ep = this.conns.get(tcpKey(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort))
+      const ep = this.conns.get(keyOfTuple(tuple))
       if (ep) this.drainWaiters.add(ep)
       this.counters.inc('tcp.output_deferred')
       return false
@@ -400,8 +391,15 @@ export class NetStack implements NetStackApi, UdpSender {
     return this.linkSend(p.buf.subarray(p.ip))
   }
 
-  /** Send a transport body that may need fragmenting. `emitBody` writes it at the given offset. */
+  /**
+   * Send a datagram body that may need fragmenting; `emitBody` writes it at the given offset.
+   * False (counted) when it was not sent: the link is full or the MTU too small.
+   */
   private sendDatagram(src: Uint8Array, dst: Uint8Array, proto: number, bodyLen: number, emitBody: (buf: Uint8Array, off: number) => void): boolean {
+    if (this.linkBlocked) {
+      this.counters.inc('ip.link_full_drop') // datagrams are not queued: the link asked us to wait
+      return false
+    }
     const fam = src.length === 4 ? 4 : 6
     const hdr = fam === 4 ? 20 : 40
     const p = allocPacket(this.link.headroom, fam, bodyLen)
@@ -409,7 +407,8 @@ export class NetStack implements NetStackApi, UdpSender {
     const f: IpHeaderFields = { src, dst, proto, ttl: DEFAULT_TTL, ident4: fam === 4 ? this.nextIdent4() : 0 }
     if (hdr + bodyLen <= this.link.mtu) {
       writeIpHeader(p, f, bodyLen)
-      return this.linkSend(p.buf.subarray(p.ip))
+      this.linkSend(p.buf.subarray(p.ip))
+      return true
     }
     const ident = fam === 4 ? f.ident4 : Math.floor(this.random() * 0x100000000) >>> 0
     const frags = fragment(this.link.headroom, this.link.mtu, f, p.buf.subarray(p.body), ident)
@@ -418,9 +417,8 @@ export class NetStack implements NetStackApi, UdpSender {
       return false
     }
     this.counters.inc(fam === 4 ? 'ipv4.fragmented' : 'ipv6.fragmented')
-    let ok = true
-    for (const frag of frags) ok = this.linkSend(frag) && ok
-    return ok
+    for (const frag of frags) this.linkSend(frag) // the link accepts each one even when it reports full
+    return true
   }
 
   private sendIcmp(src: Uint8Array, dst: Uint8Array, m: IcmpRepr): boolean {
@@ -507,42 +505,19 @@ export class NetStack implements NetStackApi, UdpSender {
 
   // ── TCP ──────────────────────────────────────────────────────────────────────────────
 
-  private makeTuple(local: Uint8Array, lport: number, remote: Uint8Array, rport: number): FourTuple {
-    const l = local.slice()
-    const r = remote.slice()
-    return {
-      localAddr: l,
-      localPort: lport,
-      remoteAddr: r,
-      remotePort: rport,
-      family: l.length === 4 ? 4 : 6,
-      localAddress: formatIp(l),
-      remoteAddress: formatIp(r),
-    }
-  }
-
-  private holdPort(port: number): void {
-    this.tcpPorts.set(port, (this.tcpPorts.get(port) ?? 0) + 1)
-  }
-  private dropPort(port: number): void {
-    const n = (this.tcpPorts.get(port) ?? 0) - 1
-    if (n > 0) this.tcpPorts.set(port, n)
-    else this.tcpPorts.delete(port)
-  }
-
   private releaseTcp(tuple: FourTuple): void {
-    const key = tcpKey(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort)
+    const key = keyOfTuple(tuple)
     const ep = this.conns.get(key)
     if (!ep || ep.tuple !== tuple) return
     this.conns.delete(key)
     this.drainWaiters.delete(ep)
-    this.dropPort(tuple.localPort)
+    this.tcpPorts.drop(tuple.localPort)
   }
 
   private acceptTcp(l: ListenerEntry, src: Uint8Array, dst: Uint8Array, syn: TcpSegment): void {
-    const tuple = this.makeTuple(dst, syn.dstPort, src, syn.srcPort)
-    const key = tcpKey(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort)
-    this.holdPort(tuple.localPort)
+    const tuple = makeTuple(dst, syn.dstPort, src, syn.srcPort)
+    const key = keyOfTuple(tuple)
+    this.tcpPorts.hold(tuple.localPort)
     l.pending++
     const { endpoint, established } = TcpEndpoint.accept(this.tcpHost, tuple, syn, this.tuning)
     this.conns.set(key, endpoint)
@@ -566,14 +541,14 @@ export class NetStack implements NetStackApi, UdpSender {
     if (!(port > 0 && port <= 0xffff) || this.listeners.has(port)) throw new BurrowError(ErrorCode.EADDRINUSE, `TCP port ${port} is in use`)
     const entry: ListenerEntry = { port, allow: opts.allow, backlog: opts.backlog ?? 128, pending: 0, onConnection, closed: false }
     this.listeners.set(port, entry)
-    this.holdPort(port)
+    this.tcpPorts.hold(port)
     return {
       port,
       close: () => {
         if (entry.closed) return
         entry.closed = true
         if (this.listeners.get(port) === entry) this.listeners.delete(port)
-        this.dropPort(port)
+        this.tcpPorts.drop(port)
       },
     }
   }
@@ -592,17 +567,17 @@ export class NetStack implements NetStackApi, UdpSender {
       lport = pickEphemeralPort((p) => this.tcpPorts.has(p), this.random)
       if (lport === 0) throw new BurrowError(ErrorCode.EADDRINUSE, 'no free TCP port')
     }
-    const tuple = this.makeTuple(src, lport, dst, opts.port)
-    const key = tcpKey(tuple.localAddr, tuple.localPort, tuple.remoteAddr, tuple.remotePort)
+    const tuple = makeTuple(src, lport, dst, opts.port)
+    const key = keyOfTuple(tuple)
     if (this.conns.has(key)) throw new BurrowError(ErrorCode.EADDRINUSE, `connect: ${tuple.localAddress}:${lport} → ${opts.host}:${opts.port} exists`)
-    this.holdPort(lport)
+    this.tcpPorts.hold(lport)
     // The map entry must exist before the SYN leaves (a fast link may answer at once), so the
     // endpoint is created first and registered before any segment can come back: Link.rx is
     // asynchronous with respect to send(), per the Link contract.
     const { endpoint, established } = TcpEndpoint.connect(this.tcpHost, tuple, this.tuning)
     if (endpoint.state === TcpState.CLOSED) {
       // failed synchronously (e.g. stack closing): release() already ran before registration
-      this.dropPort(lport)
+      this.tcpPorts.drop(lport)
       await established
       return endpoint
     }

@@ -1,5 +1,6 @@
 // Two NetStacks wired back to back over an in-memory Link under FakeClock.
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { FakeClock, seededRandom } from '../../src/core/clock.js'
 import { Counters } from '../../src/core/counters.js'
 import { BurrowError } from '../../src/core/errors.js'
@@ -349,6 +350,70 @@ describe('NetStack: hostile input', () => {
     expect(c['ipv4.not_for_us']).toBe(1)
     expect(c['ipv4.unknown_protocol']).toBe(1)
     void la
+  })
+  it('random bytes and random mutations of valid packets never throw (property)', async () => {
+    const { clock, a, b, la, lb, cb } = pair()
+    // real traffic of every kind from A: ping v4/v6, UDP v4/v6, a TCP exchange, fragments
+    b.listenTcp({ port: 80 }, (c) => (c.onData = (d) => c.write(d)))
+    const srv = b.listenUdp({ port: 7 })
+    srv.onMessage = () => {}
+    await settle(clock, a.ping('10.0.0.2'))
+    await settle(clock, a.ping('fd00::2', { size: 3000 }))
+    a.openUdp().send(new Uint8Array(50), '10.0.0.2', 7)
+    a.openUdp().send(new Uint8Array(50), 'fd00::2', 7)
+    const c = await settle(clock, a.connectTcp({ host: '10.0.0.2', port: 80 }))
+    c.write(new Uint8Array(3000))
+    await run(clock, 50)
+    const valid = la.sent.slice()
+    expect(valid.length).toBeGreaterThan(8)
+    const before = Object.values(cb.snapshot()).reduce((x, y) => x + y, 0)
+    fc.assert(
+      fc.property(fc.nat(valid.length - 1), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.boolean(), (i, pos, xor, truncate) => {
+        const p = valid[i].slice()
+        const at = pos % p.length
+        p[at] ^= xor
+        lb.inject(truncate ? p.subarray(0, at) : p)
+      }),
+      { numRuns: 1000 },
+    )
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), fc.constantFrom(0x45, 0x46, 0x4f, 0x60, 0x00), (bytes, first) => {
+        if (bytes.length) bytes[0] = first
+        lb.inject(bytes)
+      }),
+      { numRuns: 1000 },
+    )
+    await run(clock, 100)
+    const after = Object.values(cb.snapshot()).reduce((x, y) => x + y, 0)
+    expect(after - before).toBeGreaterThan(1500) // nearly every one was dropped and counted
+    c.destroy()
+  })
+  it('datagrams are refused while the link is full; TCP handshakes wait, UDP does not queue', async () => {
+    const { clock, a, la, ca } = pair()
+    la.budget = 1
+    const s = a.openUdp()
+    expect(s.send(new Uint8Array(10), '10.0.0.2', 9)).toBe(true) // accepted; the link now reports full
+    expect(s.send(new Uint8Array(10), '10.0.0.2', 9)).toBe(false)
+    expect(ca.get('ip.link_full_drop')).toBe(1)
+    await run(clock, 10) // drained
+    expect(s.send(new Uint8Array(10), '10.0.0.2', 9)).toBe(true)
+  })
+  it('a full backlog drops SYNs silently; the client retries and gets in once there is room', async () => {
+    const { clock, a, b, lb, cb } = pair()
+    let n = 0
+    b.listenTcp({ port: 80, backlog: 1 }, () => n++)
+    lb.blackhole = true // B's SYN-ACKs vanish: handshakes stay pending
+    const p1 = a.connectTcp({ host: '10.0.0.2', port: 80 })
+    const p2 = a.connectTcp({ host: '10.0.0.2', port: 80 })
+    p1.catch(() => {})
+    p2.catch(() => {})
+    await run(clock, 50)
+    expect(cb.get('tcp.backlog_full')).toBe(1)
+    lb.blackhole = false
+    const res = await settle(clock, Promise.allSettled([p1, p2]))
+    expect(res.map((r) => r.status + (r.status === 'rejected' ? String(r.reason) : ''))).toEqual(['fulfilled', 'fulfilled'])
+    await run(clock, 20) // the final ACK of the handshake reaches B
+    expect(n).toBe(2)
   })
   it('close() tears everything down', async () => {
     const { clock, a, b } = pair()
