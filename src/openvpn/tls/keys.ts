@@ -6,8 +6,9 @@
 //      master = PRF(pre_master, "OpenVPN master secret", client.random1 | server.random1, 48)
 //      keys   = PRF(master, "OpenVPN key expansion",
 //                   client.random2 | server.random2 | client_sid | server_sid, 256)
-// The 256 bytes are two keys of cipher[64] | hmac[64]; the client sends with key #1 and receives
-// with key #0 (KEY_DIRECTION_INVERSE), the server the reverse.
+// The 256 bytes are two keys of cipher[64] | hmac[64]; for the data channel the client uses
+// KEY_DIRECTION_NORMAL (sends with key #0, receives with key #1) and the server INVERSE
+// (ssl.c init_key_contexts) — the opposite of the tls-auth / tls-crypt convention.
 import { createHmac } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
 import type { ClientKeySource, ServerKeySource } from './control.js'
@@ -76,10 +77,10 @@ export interface DirectionalKeys {
   decryptHmac: Uint8Array
 }
 
-/** Split key2 for one side: the client sends with key #1 and receives with key #0. */
+/** Split key2 for one side: the client sends with key #0 and receives with key #1. */
 export function splitKey2(key2: Uint8Array, server = false): DirectionalKeys {
-  const out = server ? 0 : 1
-  const inn = server ? 1 : 0
+  const out = server ? 1 : 0
+  const inn = server ? 0 : 1
   return {
     encryptCipher: key2.slice(out * 128, out * 128 + 64),
     encryptHmac: key2.slice(out * 128 + 64, out * 128 + 128),

@@ -106,7 +106,7 @@ export class Reliable {
     for (const id of acks) {
       const i = this.inflight.findIndex((f) => f.id === id)
       if (i >= 0) this.inflight.splice(i, 1)
-      else this.o.counters?.inc('openvpn.reliable.ack_unknown')
+      else this.o.counters?.inc('openvpn.reliable.ack_repeat') // OpenVPN 2.6 repeats recent ACKs
     }
   }
 

@@ -30,6 +30,8 @@ export interface SessionOptions {
   send(pkt: Uint8Array): void
   /** Build the key-method-2 message fields for a key state. */
   km2(): { options: string; username?: string; password?: string; peerInfo: string }
+  /** Log every control packet at debug level. */
+  trace?: boolean
   /** Use HARD_RESET_CLIENT_V3 (tls-crypt-v2). */
   v3?: boolean
   /** Text control message from the server. */
@@ -222,6 +224,7 @@ export class TlsSession {
       packetId: p.packetId,
       payload: p.payload,
     })
+    if (this.o.trace) this.o.logger.debug(`openvpn: tx ${opcodeName(p.opcode)} key ${keyId} pid ${p.packetId ?? '-'} acks [${p.acks.join(',')}] len ${p.payload.length}`)
     this.o.send(this.o.wrap.wrap(plain))
   }
 
@@ -233,6 +236,7 @@ export class TlsSession {
     const p = parseControlPacket(plain, 0, plain.length, this.o.counters)
     if (!p) return
     const c = this.o.counters
+    if (this.o.trace) this.o.logger.debug(`openvpn: rx ${opcodeName(p.opcode)} key ${p.keyId} pid ${p.packetId ?? '-'} acks [${p.acks.join(',')}] len ${p.payload.length}`)
     if (p.opcode === Opcode.P_CONTROL_HARD_RESET_SERVER_V2) {
       if (!this.remoteSid) this.remoteSid = p.sessionId
       else if (!bytesEqual(this.remoteSid, p.sessionId)) return c.inc('openvpn.tls.wrong_session')

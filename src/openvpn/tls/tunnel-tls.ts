@@ -27,6 +27,8 @@ export interface OpenVpnTlsTunnelDeps {
   counters?: Counters
   /** Open the transport to a remote (default: src/transport connectTransport). */
   connect?: (r: OvpnRemote, signal?: AbortSignal) => Promise<Transport>
+  /** Log every control packet (debug level). */
+  trace?: boolean
 }
 
 type Listener = (arg?: unknown) => void
@@ -224,6 +226,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           wrap,
           creds: s.creds,
           v3: s.wrap.mode === 'tls-crypt-v2',
+          trace: this.deps.trace,
           send: (pkt) => transport.send(pkt),
           km2: () => ({
             options: occOptionsString({ proto: remote.proto, tunMtu: s.tunMtu, cipher: s.dataCiphersFallback ?? 'AES-256-GCM', auth: s.auth, keySize: 256, wrap: s.wrap.mode }),
