@@ -53,6 +53,21 @@ describe('RFC 1071 checksum', () => {
       { numRuns: 300 },
     )
   })
+  it('fast (aligned 32-bit) and slow paths agree at every alignment and length (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 2000 }), fc.nat(7), fc.nat(5), fc.nat(0xffff), (b, shift, cut, init) => {
+        const backing = new Uint8Array(b.length + 16)
+        const view = backing.subarray(shift) // byteOffset 0..7: every alignment
+        view.set(b, 1)
+        const len = Math.max(0, b.length - cut)
+        const ref = new Uint8Array(len + 2)
+        ref.set([init >> 8, init & 0xff])
+        ref.set(b.subarray(0, len), 2)
+        expect(finishChecksum(onesSum(view, 1, len, init))).toBe(naive(ref))
+      }),
+      { numRuns: 500 },
+    )
+  })
   it('stays exact on the largest packets', () => {
     const b = new Uint8Array(65535).fill(0xff)
     expect(internetChecksum(b, 0, b.length)).toBe(naive(b))
