@@ -26,16 +26,6 @@ while True:
     s.sendto(b'echo:' + d, a)
 `
 
-interface Server {
-  ns: Netns
-  ifname: string
-  wg: Proc
-  serverPriv: Uint8Array
-  port: number
-  v4: string
-  v6: string
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { makeRig, startRig } from './helpers.js'
+import { cidrs, keyPair, makeConfig, makeRig, startRig } from './helpers.js'
+import { FakeClock } from '../../src/core/clock.js'
+import { createWireGuardTunnel } from '../../src/wireguard/tunnel.js'
+import { MemNet } from './memnet.js'
 import { icmpEcho, parseInner, udpPacket } from './packets.js'
 import { MessageType } from '../../src/wireguard/constants.js'
 
@@ -141,5 +144,60 @@ describe('WireGuardTunnel over an in-memory network', () => {
     await expect(p).rejects.toMatchObject({ code: 'ETIMEDOUT' })
     // the first initiation plus retries while attempts ≤ MAX_TIMER_HANDSHAKES (18), as wireguard-go
     expect(r.client.counters.get('wireguard.initiation_tx')).toBe(20)
+  })
+})
+
+describe('several peers', () => {
+  it('routes by the longest AllowedIPs prefix and checks inner sources per peer', async () => {
+    const clock = new FakeClock()
+    const net = new MemNet(clock)
+    const c = keyPair(21)
+    const a = keyPair(22)
+    const b = keyPair(23)
+    const client = createWireGuardTunnel(
+      makeConfig(c.priv, ['10.9.0.2/32', 'fd09::2/128'], [
+        { publicKey: a.pub, endpoint: { host: '192.0.2.10', port: 1000 }, allowedIps: cidrs('0.0.0.0/0', '::/0') },
+        { publicKey: b.pub, endpoint: { host: '2001:db8::20', port: 2000 }, allowedIps: cidrs('10.8.0.0/16', 'fd08::/16') },
+      ]),
+      { clock, socket: net.factory('192.0.2.1') },
+    )
+    const mk = (k: typeof a, addr: string, port: number) => {
+      const t = createWireGuardTunnel(makeConfig(k.priv, [], [{ publicKey: c.pub, allowedIps: cidrs('10.9.0.2/32', 'fd09::2/128') }], { listenPort: port }), {
+        clock,
+        socket: net.factory(addr),
+      })
+      const rx: Uint8Array[] = []
+      t.attach((p) => rx.push(p), () => {})
+      return { t, rx }
+    }
+    const A = mk(a, '192.0.2.10', 1000)
+    const B = mk(b, '2001:db8::20', 2000)
+    await A.t.start()
+    await B.t.start()
+    const p = client.start()
+    await new Promise((res) => setImmediate(res))
+    clock.advance(10)
+    const info = await p
+    expect(info.routes.length).toBe(4)
+    expect(client.routeFor('10.8.3.4')).toBe(client.peers[1])
+    expect(client.routeFor('10.7.3.4')).toBe(client.peers[0])
+    expect(client.routeFor('fd08::1')).toBe(client.peers[1])
+    clock.advance(10)
+    client.send(icmpEcho('10.9.0.2', '10.8.3.4'))
+    client.send(icmpEcho('10.9.0.2', '10.7.3.4'))
+    client.send(icmpEcho('fd09::2', 'fd08::1'))
+    client.send(icmpEcho('fd09::2', '2001:db8:5::1'))
+    clock.advance(10)
+    expect(B.rx.map((x) => parseInner(x)?.dst)).toEqual(['10.8.3.4', 'fd08:0:0:0:0:0:0:1'])
+    expect(A.rx.map((x) => parseInner(x)?.dst)).toEqual(['10.7.3.4', '2001:db8:5:0:0:0:0:1'])
+    // peer B may only send from 10.8.0.0/16 / fd08::/16: a packet claiming to come from 10.7.0.1 is dropped
+    B.t.send(icmpEcho('10.8.0.1', '10.9.0.2'))
+    const spoof = icmpEcho('10.7.0.1', '10.9.0.2')
+    B.t.send(spoof)
+    clock.advance(10)
+    expect(client.counters.get('wireguard.disallowed_source')).toBe(1)
+    await client.close()
+    await A.t.close()
+    await B.t.close()
   })
 })
