@@ -18,7 +18,7 @@
 // Tuning defaults: config.ts (DEFAULT_TUNING).
 import type { TcpConn } from '../api.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
-import { TcpFlag, type FourTuple, type TcpHost, type TcpOptions, type TcpSegment } from './types.js'
+import { TcpFlag, type FourTuple, type TcpHost, type TcpSegment } from './types.js'
 import { resolveTuning, wscaleFor, type TcpTuning } from './config.js'
 import { Sender } from './snd.js'
 import { Receiver } from './rcv.js'
@@ -28,6 +28,7 @@ import { createCongestion } from './congestion/cubic.js'
 import { EMPTY_PAYLOAD } from './segment.js'
 import { seqAdd } from './seq.js'
 import { segmentArrives } from './input.js'
+import { outputSegment, outputSyn } from './output.js'
 import { TcpState } from './state.js'
 
 export { TcpState }
@@ -371,33 +372,7 @@ export class TcpEndpoint implements TcpConn {
 
   /** @internal SYN or SYN-ACK (retransmission included) */
   sendSyn(): void {
-    const now = this.host.clock.now()
-    const synAck = this.st === TcpState.SYN_RECEIVED
-    const o: TcpOptions = { mss: this.host.mssFor(this.tuple.family) }
-    const t = this.tuning
-    if (t.windowScaling && (!synAck || this.wsOk)) o.wscale = this.ourScale
-    if (t.sack && (!synAck || this.snd.sackOk)) o.sackPermitted = true
-    if (t.timestamps && (!synAck || this.tsOk)) {
-      o.tsVal = this.tsNow(now)
-      o.tsEcr = synAck ? this.tsRecent : 0
-    }
-    const flags = synAck ? TcpFlag.SYN | TcpFlag.ACK : TcpFlag.SYN
-    const seg: TcpSegment = {
-      srcPort: this.tuple.localPort,
-      dstPort: this.tuple.remotePort,
-      seq: this.snd.iss,
-      ack: synAck ? this.rcv.nxt : 0,
-      flags,
-      window: this.rcv.synWindow(),
-      urgent: 0,
-      options: o,
-      payload: EMPTY_PAYLOAD,
-    }
-    this.synXmits++
-    if (this.synXmits === 1) this.synSentAt = now
-    if (synAck) this.lastAckSent = this.rcv.nxt
-    this.host.output(this.tuple, seg)
-    this.rtxTimer.arm(now + this.snd.rtt.rto)
+    outputSyn(this)
   }
 
   /** @internal our timestamp clock (ms ticks, RFC 7323 §5.4) */
@@ -407,46 +382,7 @@ export class TcpEndpoint implements TcpConn {
 
   /** @internal build and output one segment carrying the current ACK and window */
   sendSegment(flags: number, seq: number, payload: Uint8Array): boolean {
-    const now = this.host.clock.now()
-    const rcv = this.rcv
-    const o: TcpOptions = {}
-    let optLen = 0
-    if (this.tsOk) {
-      o.tsVal = this.tsNow(now)
-      o.tsEcr = this.tsRecent
-      optLen = TS_OPT_LEN
-    }
-    let sackComplete = true
-    if (this.snd.sackOk && !rcv.ooo.empty && !(flags & TcpFlag.RST)) {
-      // options ≤ 40 bytes and the segment ≤ the peer's MSS
-      const room = Math.min(40 - optLen, this.baseMss() - payload.length - optLen)
-      const max = Math.max(0, Math.floor((room - 2) / 8))
-      const blocks = rcv.sack.blocks(rcv.ooo, max)
-      if (blocks && blocks.length) o.sack = blocks
-      if (!blocks || blocks.length < Math.min(rcv.ooo.ranges.length, this.tsOk ? 3 : 4)) sackComplete = false
-    }
-    const hasAck = (flags & TcpFlag.ACK) !== 0
-    const seg: TcpSegment = {
-      srcPort: this.tuple.localPort,
-      dstPort: this.tuple.remotePort,
-      seq,
-      ack: hasAck ? rcv.nxt : 0,
-      flags,
-      window: flags & TcpFlag.RST ? 0 : rcv.windowField(this.snd.mss),
-      urgent: 0,
-      options: o,
-      payload,
-    }
-    const ok = this.host.output(this.tuple, seg)
-    if (ok && hasAck) {
-      this.lastAckSent = rcv.nxt
-      if (sackComplete) {
-        rcv.ackSent()
-        this.delackTimer.clear()
-      }
-    }
-    if (!ok) this.host.counters.inc('tcp.output_refused')
-    return ok
+    return outputSegment(this, flags, seq, payload)
   }
 
   /** @internal pure ACK (also challenge ACKs, window updates, probes use seq override) */

@@ -1,7 +1,8 @@
 // Test scaffolding for the TCP engine: a scripted fake TcpHost, a segment DSL and an in-memory
 // lossy pipe between two endpoints (seeded PRNG, FakeClock).
 import { expect } from 'vitest'
-import { FakeClock, seededRandom } from '../../../src/core/clock.js'
+import type { FakeClock} from '../../../src/core/clock.js';
+import { seededRandom } from '../../../src/core/clock.js'
 import { Counters } from '../../../src/core/counters.js'
 import type { FourTuple, TcpHost, TcpOptions, TcpSegment } from '../../../src/netstack/tcp/types.js'
 import { flagString, parseFlags } from '../../../src/netstack/tcp/segment.js'

@@ -61,4 +61,16 @@ describe('two endpoints over an in-memory link', () => {
     expect(r1.timeMs).toBe(r2.timeMs)
     expect(r3.traceHash).not.toBe(r1.traceHash)
   })
+
+  it('receive-buffer autotuning grows the window to the path BDP (up to the 6 MiB cap)', () => {
+    // 40 MB/s, 100 ms RTT → BDP 4 MB, far above the 256 KiB initial buffer
+    const n = 40_000_000
+    const r = runSim({ pipe: { seed: 9, delayMs: 50, rate: 40_000 }, aToB: n, bToA: 0, verify: false })
+    expect(r.bGot).toBe(n)
+    const buf = r.b.info().rcvBuf
+    console.log('autotuned rcvBuf', buf, 'sim ms', r.timeMs)
+    expect(buf).toBeGreaterThanOrEqual(4 * 1024 * 1024)
+    expect(buf).toBeLessThanOrEqual(6 * 1024 * 1024)
+    expect(r.a.info().sndScale).toBe(7)
+  })
 })
