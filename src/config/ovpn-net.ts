@@ -37,7 +37,7 @@ export function v4Network(addr: string, prefix: number): string {
 /** OpenVPN's heuristic (options.c, ifconfig sanity check): does this look like a netmask? */
 export function looksLikeNetmask(s: string): boolean {
   const n = v4ToInt(s)
-  return n !== null && (n & 0xff000000) === 0xff000000 && maskToPrefix(s) !== null
+  return n !== null && (n & 0xff000000) >>> 0 === 0xff000000 && maskToPrefix(s) !== null
 }
 
 /** Parse "ADDR/PREFIX" (IPv6). */

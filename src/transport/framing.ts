@@ -15,7 +15,9 @@ export function frameHeader(len: number): Uint8Array {
 
 export class FrameReassembler {
   private chunks: Uint8Array[] = []
-  /** Offset into chunks[0] of the first unconsumed byte. */
+  /** Index of the first live chunk (consumed chunks are dropped in batches, not shifted one by one). */
+  private first = 0
+  /** Offset into chunks[first] of the first unconsumed byte. */
   private off = 0
   private buffered = 0
 
@@ -39,7 +41,7 @@ export class FrameReassembler {
   }
 
   private byteAt(i: number): number {
-    let k = 0
+    let k = this.first
     let pos = this.off + i
     while (pos >= this.chunks[k].length) {
       pos -= this.chunks[k].length
@@ -51,21 +53,28 @@ export class FrameReassembler {
   private skip(n: number): void {
     this.buffered -= n
     while (n > 0) {
-      const c = this.chunks[0]
+      const c = this.chunks[this.first]
       const avail = c.length - this.off
       if (n < avail) {
         this.off += n
         return
       }
       n -= avail
-      this.chunks.shift()
+      this.first++
       this.off = 0
+    }
+    if (this.first === this.chunks.length) {
+      this.chunks = []
+      this.first = 0
+    } else if (this.first > 64 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first)
+      this.first = 0
     }
   }
 
   private take(n: number): Uint8Array {
-    const c0 = this.chunks[0]
     if (n === 0) return new Uint8Array(0)
+    const c0 = this.chunks[this.first]
     if (c0.length - this.off >= n) {
       const v = c0.subarray(this.off, this.off + n)
       this.skip(n)
@@ -74,7 +83,7 @@ export class FrameReassembler {
     const out = new Uint8Array(n)
     let o = 0
     while (o < n) {
-      const c = this.chunks[0]
+      const c = this.chunks[this.first]
       const k = Math.min(n - o, c.length - this.off)
       out.set(c.subarray(this.off, this.off + k), o)
       o += k

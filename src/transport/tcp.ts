@@ -52,33 +52,23 @@ export class TcpTransport implements Transport {
   static connect(opts: TcpTransportOptions): Promise<TcpTransport> {
     const desc = `tcp ${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`
     return new Promise((resolve, reject) => {
+      if (opts.signal?.aborted) return reject(new BurrowError(ErrorCode.EABORTED, `${desc}: connect aborted`))
       const sock = netConnect({ host: opts.host, port: opts.port, family: opts.family })
-      let timer: NodeJS.Timeout | undefined
-      const cleanup = () => {
+      const fail = (e: BurrowError) => {
+        clearTimeout(timer)
+        opts.signal?.removeEventListener('abort', onAbort)
+        sock.destroy()
+        reject(e)
+      }
+      const onAbort = () => fail(new BurrowError(ErrorCode.EABORTED, `${desc}: connect aborted`))
+      const onError = (e: Error) => fail(new BurrowError(codeOf(e), `${desc}: ${e.message}`, { cause: e }))
+      const timer = setTimeout(() => fail(new BurrowError(ErrorCode.ETIMEDOUT, `${desc}: connect timed out`)), opts.timeoutMs ?? 10_000)
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+      sock.once('error', onError)
+      sock.once('connect', () => {
         clearTimeout(timer)
         opts.signal?.removeEventListener('abort', onAbort)
         sock.removeListener('error', onError)
-      }
-      const onAbort = () => {
-        cleanup()
-        sock.destroy()
-        reject(new BurrowError(ErrorCode.EABORTED, `${desc}: connect aborted`))
-      }
-      const onError = (e: Error) => {
-        cleanup()
-        sock.destroy()
-        reject(new BurrowError(codeOf(e), `${desc}: ${e.message}`, { cause: e }))
-      }
-      if (opts.signal?.aborted) return onAbort()
-      opts.signal?.addEventListener('abort', onAbort, { once: true })
-      sock.once('error', onError)
-      timer = setTimeout(() => {
-        cleanup()
-        sock.destroy()
-        reject(new BurrowError(ErrorCode.ETIMEDOUT, `${desc}: connect timed out`))
-      }, opts.timeoutMs ?? 10_000)
-      sock.once('connect', () => {
-        cleanup()
         resolve(new TcpTransport(sock, desc, opts.counters))
       })
     })
