@@ -63,6 +63,9 @@ interface ListenerEntry {
 }
 
 const ECHO_DEFAULT_SIZE = 56
+/** Learned path MTUs: at most this many destinations, each forgotten after 10 minutes (RFC 8201 §4). */
+const PMTU_CACHE_MAX = 1024
+const PMTU_EXPIRE_MS = 600_000
 
 export class NetStack implements NetStackApi, UdpSender {
   readonly addresses: readonly Cidr[]
@@ -85,6 +88,7 @@ export class NetStack implements NetStackApi, UdpSender {
   /** Endpoints whose output was refused while the link was full. */
   private readonly drainWaiters = new Set<TcpEndpoint>()
   private linkBlocked = false
+  private readonly pmtu = new Map<string, { mtu: number; expires: number }>()
   private ident4: number
   private closed = false
   private dnsOpts: NetStackOptions['dns']
@@ -305,7 +309,10 @@ export class NetStack implements NetStackApi, UdpSender {
       return
     }
     const fam = q.family
-    if (info.mtu !== undefined) info.mtu = Math.max(info.mtu, fam === 4 ? MIN_MTU_V4 : MIN_MTU_V6)
+    if (info.mtu !== undefined) {
+      info.mtu = Math.max(info.mtu, fam === 4 ? MIN_MTU_V4 : MIN_MTU_V6)
+      this.learnPmtu(q.dst, info.mtu)
+    }
     if (q.proto === IpProto.TCP) {
       const ep = this.conns.get(tupleKey(q.src, q.srcPort, q.dst, q.dstPort))
       if (!ep) {
@@ -316,6 +323,7 @@ export class NetStack implements NetStackApi, UdpSender {
       const err = new BurrowError(info.code, `${info.message} from ${formatIp(q.dst)}:${q.dstPort}`)
       ep.icmpError(err, info.mtu !== undefined ? 'frag-needed' : 'unreachable', info.mtu)
     } else if (q.proto === IpProto.UDP) {
+      if (info.mtu !== undefined) return // datagrams to that destination are now fragmented smaller
       const sock = this.udpPorts.get(q.srcPort)
       if (!sock) {
         this.counters.inc('icmp.udp_no_socket')
@@ -327,6 +335,32 @@ export class NetStack implements NetStackApi, UdpSender {
     } else {
       this.counters.inc('icmp.error_ignored')
     }
+  }
+
+  // ── path MTU (RFC 1191 §6.3, RFC 8201 §4-5) ───────────────────────────────────────────
+
+  private learnPmtu(dst: Uint8Array, mtu: number): void {
+    if (mtu >= this.link.mtu) return
+    if (this.pmtu.size >= PMTU_CACHE_MAX) this.pmtu.delete(this.pmtu.keys().next().value as string)
+    const key = String.fromCharCode(...dst)
+    const old = this.pmtu.get(key)
+    if (old && old.mtu <= mtu && old.expires > this.clock.now()) return
+    this.pmtu.delete(key)
+    this.pmtu.set(key, { mtu, expires: this.clock.now() + PMTU_EXPIRE_MS })
+    this.counters.inc('ip.pmtu_learned')
+  }
+
+  /** Largest packet towards dst: the link MTU or a smaller learned path MTU (expires in 10 min). */
+  private mtuTo(dst: Uint8Array): number {
+    if (this.pmtu.size === 0) return this.link.mtu
+    const key = String.fromCharCode(...dst)
+    const e = this.pmtu.get(key)
+    if (!e) return this.link.mtu
+    if (e.expires <= this.clock.now()) {
+      this.pmtu.delete(key)
+      return this.link.mtu
+    }
+    return e.mtu
   }
 
   // ── send path ────────────────────────────────────────────────────────────────────────
@@ -405,13 +439,14 @@ export class NetStack implements NetStackApi, UdpSender {
     const p = allocPacket(this.link.headroom, fam, bodyLen)
     emitBody(p.buf, p.body)
     const f: IpHeaderFields = { src, dst, proto, ttl: DEFAULT_TTL, ident4: fam === 4 ? this.nextIdent4() : 0 }
-    if (hdr + bodyLen <= this.link.mtu) {
+    const mtu = this.mtuTo(dst)
+    if (hdr + bodyLen <= mtu) {
       writeIpHeader(p, f, bodyLen)
       this.linkSend(p.buf.subarray(p.ip))
       return true
     }
     const ident = fam === 4 ? f.ident4 : Math.floor(this.random() * 0x100000000) >>> 0
-    const frags = fragment(this.link.headroom, this.link.mtu, f, p.buf.subarray(p.body), ident)
+    const frags = fragment(this.link.headroom, mtu, f, p.buf.subarray(p.body), ident)
     if (!frags) {
       this.counters.inc('ip.mtu_too_small')
       return false
@@ -617,6 +652,7 @@ export class NetStack implements NetStackApi, UdpSender {
     this.drainWaiters.clear()
     this.pinger.closeAll(err)
     this.reasm.clear()
+    this.pmtu.clear()
     this.logger.debug('netstack closed')
   }
 }

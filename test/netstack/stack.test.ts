@@ -10,6 +10,8 @@ import { pseudoHeaderSum } from '../../src/netstack/wire/checksum.js'
 import { emitIpv4Header, parseIpv4 } from '../../src/netstack/wire/ipv4.js'
 import { parseIpv6 } from '../../src/netstack/wire/ipv6.js'
 import { emitUdp } from '../../src/netstack/wire/udp.js'
+import { emitIcmpv6 } from '../../src/netstack/wire/icmp.js'
+import { emitIpv6Header } from '../../src/netstack/wire/ipv6.js'
 import { parseTcp } from '../../src/netstack/wire/tcp.js'
 import type { Link } from '../../src/tunnel/types.js'
 
@@ -311,6 +313,72 @@ describe('NetStack: TCP demux', () => {
     expect(Buffer.compare(Buffer.concat(got), Buffer.from(msg))).toBe(0)
     expect(ca.get('link.backpressure')).toBeGreaterThan(0)
     expect(ca.get('tcp.output_deferred')).toBeGreaterThan(0)
+  })
+})
+
+describe('NetStack: path MTU', () => {
+  /** A router in front of A's link that drops IPv6 packets above 1280 bytes with packet-too-big. */
+  function narrowV6Path(clock: FakeClock, la: MemLink): { ptbs: number } {
+    const st = { ptbs: 0 }
+    const router = parseIp('fd00::fe')!
+    la.filter = (p) => {
+      if (p[0] >> 4 !== 6 || p.length <= 1280) return p
+      const ip = parseIpv6(p, 0, p.length)!
+      const quote = p.subarray(0, 1280 - 48)
+      const icmp = new Uint8Array(8 + quote.length)
+      emitIcmpv6({ type: 2, code: 0, mtu: 1280, invoking: quote }, icmp, 0, pseudoHeaderSum(router, ip.src, 58, icmp.length))
+      const out = new Uint8Array(40 + icmp.length)
+      emitIpv6Header({ src: router, dst: ip.src, nextHeader: 58, payloadLen: icmp.length }, out, 0)
+      out.set(icmp, 40)
+      st.ptbs++
+      clock.schedule(clock.now() + 2, () => la.inject(out))
+      return null
+    }
+    return st
+  }
+  it('packet-too-big lowers the path MTU for UDP (fragmented from then on, no error to the app)', async () => {
+    const { clock, a, b, la, ca } = pair()
+    const st = narrowV6Path(clock, la)
+    const srv = b.listenUdp({ port: 9 })
+    const got: number[] = []
+    srv.onMessage = (d) => got.push(d.length)
+    const s = a.openUdp()
+    let errors = 0
+    s.onError = () => errors++
+    s.send(new Uint8Array(1400), 'fd00::2', 9) // lost: too big for the path
+    await run(clock, 20)
+    s.send(new Uint8Array(1400), 'fd00::2', 9)
+    await run(clock, 20)
+    expect(st.ptbs).toBe(1)
+    expect(got).toEqual([1400])
+    expect(errors).toBe(0)
+    expect(ca.get('ip.pmtu_learned')).toBe(1)
+    expect(ca.get('ipv6.fragmented')).toBe(1)
+    // forgotten after 10 minutes
+    await run(clock, 0)
+    clock.advance(600_001)
+    s.send(new Uint8Array(1400), 'fd00::2', 9)
+    await run(clock, 20)
+    expect(st.ptbs).toBe(2)
+  })
+  it('packet-too-big reaches the TCP connection, which shrinks its segments: the transfer completes', async () => {
+    const { clock, a, b, la } = pair()
+    const st = narrowV6Path(clock, la)
+    const chunks: Uint8Array[] = []
+    let ended!: () => void
+    const done = new Promise<void>((r) => (ended = r))
+    b.listenTcp({ port: 80 }, (c) => {
+      c.onData = (d) => chunks.push(d.slice())
+      c.onEnd = () => ended()
+    })
+    const c = await settle(clock, a.connectTcp({ host: 'fd00::2', port: 80 }))
+    const msg = new Uint8Array(50_000).map((_, i) => (i * 5) & 0xff)
+    c.write(msg)
+    c.end()
+    await settle(clock, done)
+    expect(st.ptbs).toBeGreaterThan(0)
+    expect(Buffer.compare(Buffer.concat(chunks), Buffer.from(msg))).toBe(0)
+    expect(a.counters.get('tcp.pmtu_reduced')).toBeGreaterThan(0)
   })
 })
 
