@@ -431,8 +431,8 @@ export class TcpEndpoint implements TcpConn {
       this.persistShift = 0
     } else {
       if (this.synchronized()) this.rtxTimer.clear()
-      if (snd.windowBlocked && snd.wnd === 0) this.persistTimer.armIfIdle(now + snd.rtt.rto)
-      else if (snd.wnd > 0) {
+      if (snd.windowBlocked) this.persistTimer.armIfIdle(now + snd.rtt.rto)
+      else {
         this.persistTimer.clear()
         this.persistShift = 0
       }
@@ -568,7 +568,14 @@ export class TcpEndpoint implements TcpConn {
 
   private onPersistTimer(): void {
     const snd = this.snd
-    if (!this.synchronized() || snd.outstanding > 0 || snd.wnd > 0 || (snd.unsent === 0 && !snd.finQueued)) return
+    if (!this.synchronized() || snd.outstanding > 0 || (snd.unsent === 0 && !snd.finQueued)) return
+    if (snd.wnd > 0) {
+      // a small window held back by SWS avoidance: send into it now
+      snd.overrideSws = true
+      this.flush()
+      snd.overrideSws = false
+      return
+    }
     this.host.counters.inc('tcp.window_probe')
     // probe with an old sequence number: the peer answers with an ACK carrying its window
     this.sendAck(seqAdd(snd.seqOf(snd.una), -1))

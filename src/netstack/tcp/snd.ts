@@ -46,6 +46,8 @@ export class Sender {
   cwndLimited = false
   /** Usable window is zero while data waits. */
   windowBlocked = false
+  /** Persist timer fired with a small non-zero window: send what fits (RFC 9293 §3.8.6.2.1 override timeout). */
+  overrideSws = false
   /** The last fill() stopped because the link refused output. */
   linkBlocked = false
   /** Karn timing of one segment when timestamps are off. */
@@ -252,7 +254,7 @@ export class Sender {
       }
       if (len < mss && len < avail) {
         // SWS avoidance: a window-limited small segment only if ≥ half the largest window seen
-        if (len < this.maxWnd / 2 || this.maxWnd === 0) {
+        if (!this.overrideSws && (len < this.maxWnd / 2 || this.maxWnd === 0)) {
           if (len > 0 || this.outstanding === 0) this.windowBlocked = this.outstanding === 0
           return
         }

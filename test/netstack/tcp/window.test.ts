@@ -144,3 +144,17 @@ describe('path MTU and keepalive', () => {
     expect(c.closed.err).toMatchObject({ code: 'ETIMEDOUT' })
   })
 })
+
+describe('sender SWS avoidance', () => {
+  it('holds a tiny window-limited segment, then sends it when the override (persist) timer fires', () => {
+    const c = client({}, { mss: 1000 }, 60_000)
+    const { P, I } = c
+    c.ep.write(fill(1000))
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I + 1000, window: 300 })
+    c.ep.write(fill(5000))
+    expectNone(c.host) // 300 < max window / 2: wait
+    c.clock.advance(200)
+    expectOut(c.host, { seq: I + 1000, len: 300 })
+  })
+})
