@@ -197,7 +197,8 @@ export class WireGuardTunnel extends EventEmitter implements Tunnel, PeerHost {
         drain: () => this.onDrain?.(),
         error: (err) => {
           this.logger.warn(`wireguard: socket error: ${err.message}`)
-          this.emit('error', err)
+          this.counters.inc('wireguard.socket_error')
+          if (this.listenerCount('error') > 0) this.emit('error', err)
         },
       },
       { listenPort: this.config.interface.listenPort },

@@ -201,3 +201,39 @@ describe('several peers', () => {
     await B.t.close()
   })
 })
+
+describe('roles', () => {
+  it('answers a handshake initiated by the server (responder path) and keeps carrying data', async () => {
+    const r = makeRig()
+    await startRig(r)
+    r.clock.advance(6_000) // past the initiation rate limit
+    r.server.peers[0].sendInitiation(false)
+    r.clock.advance(1) // 1 ms latency: the client got the initiation and answered
+    // the client holds the new session in `next` until the server uses it
+    expect(r.client.peers[0].next).not.toBeNull()
+    expect(r.client.counters.get('wireguard.response_tx')).toBe(1)
+    r.clock.advance(1)
+    expect(r.server.counters.get('wireguard.handshake_complete')).toBe(2)
+    r.clock.advance(1) // the server's keepalive confirms the session on the client
+    expect(r.client.peers[0].next).toBeNull()
+    expect(r.client.peers[0].current?.isInitiator).toBe(false)
+    r.client.send(icmpEcho('10.9.0.2', '10.9.0.1', { seq: 5 }))
+    r.server.send(icmpEcho('10.9.0.1', '10.9.0.2', { seq: 6 }))
+    r.clock.advance(5)
+    expect(r.serverRx.map((p) => parseInner(p)?.icmpSeq)).toEqual([5])
+    expect(r.clientRx.map((p) => parseInner(p)?.icmpSeq)).toEqual([6])
+    await r.client.close()
+    await r.server.close()
+  })
+
+  it('emits up on start and down on close', async () => {
+    const r = makeRig()
+    const ev: string[] = []
+    r.client.on('up', () => ev.push('up'))
+    r.client.on('down', () => ev.push('down'))
+    await startRig(r)
+    await r.client.close()
+    expect(ev).toEqual(['up', 'down'])
+    await r.server.close()
+  })
+})
