@@ -16,6 +16,7 @@ import { classifyIcmpError, isNonUnicast, parseQuoted, quoteLength, RateLimiter,
 import { Pinger } from './icmp/ping.js'
 import { allocPacket, fragment, MIN_MTU_V4, MIN_MTU_V6, writeIpHeader, type IpHeaderFields } from './ip/output.js'
 import { keyOfTuple, makeTuple, PortRefs, tupleKey } from './ip/demux.js'
+import { PmtuCache } from './ip/pmtu.js'
 import { Reassembler } from './ip/reassembly.js'
 import type { TcpTuning } from './tcp/config.js'
 import { TcpEndpoint, TcpState } from './tcp/endpoint.js'
@@ -63,9 +64,6 @@ interface ListenerEntry {
 }
 
 const ECHO_DEFAULT_SIZE = 56
-/** Learned path MTUs: at most this many destinations, each forgotten after 10 minutes (RFC 8201 §4). */
-const PMTU_CACHE_MAX = 1024
-const PMTU_EXPIRE_MS = 600_000
 
 export class NetStack implements NetStackApi, UdpSender {
   readonly addresses: readonly Cidr[]
@@ -88,7 +86,7 @@ export class NetStack implements NetStackApi, UdpSender {
   /** Endpoints whose output was refused while the link was full. */
   private readonly drainWaiters = new Set<TcpEndpoint>()
   private linkBlocked = false
-  private readonly pmtu = new Map<string, { mtu: number; expires: number }>()
+  private readonly pmtu: PmtuCache
   private ident4: number
   private closed = false
   private dnsOpts: NetStackOptions['dns']
@@ -112,6 +110,7 @@ export class NetStack implements NetStackApi, UdpSender {
       addrs.push({ address: formatIp(b), prefix: c.prefix })
     }
     this.addresses = addrs
+    this.pmtu = new PmtuCache(this.clock)
     this.reasm = new Reassembler({ clock: this.clock, counters: this.counters, timeoutMs: opts.reassemblyTimeoutMs })
     const rate = opts.icmpRatePerSecond ?? 100
     this.icmpLimiter = new RateLimiter(this.clock, rate, Math.max(1, Math.ceil(rate / 2)))
@@ -311,7 +310,7 @@ export class NetStack implements NetStackApi, UdpSender {
     const fam = q.family
     if (info.mtu !== undefined) {
       info.mtu = Math.max(info.mtu, fam === 4 ? MIN_MTU_V4 : MIN_MTU_V6)
-      this.learnPmtu(q.dst, info.mtu)
+      if (this.pmtu.learn(q.dst, info.mtu, this.link.mtu)) this.counters.inc('ip.pmtu_learned')
     }
     if (q.proto === IpProto.TCP) {
       const ep = this.conns.get(tupleKey(q.src, q.srcPort, q.dst, q.dstPort))
@@ -335,32 +334,6 @@ export class NetStack implements NetStackApi, UdpSender {
     } else {
       this.counters.inc('icmp.error_ignored')
     }
-  }
-
-  // ── path MTU (RFC 1191 §6.3, RFC 8201 §4-5) ───────────────────────────────────────────
-
-  private learnPmtu(dst: Uint8Array, mtu: number): void {
-    if (mtu >= this.link.mtu) return
-    if (this.pmtu.size >= PMTU_CACHE_MAX) this.pmtu.delete(this.pmtu.keys().next().value as string)
-    const key = String.fromCharCode(...dst)
-    const old = this.pmtu.get(key)
-    if (old && old.mtu <= mtu && old.expires > this.clock.now()) return
-    this.pmtu.delete(key)
-    this.pmtu.set(key, { mtu, expires: this.clock.now() + PMTU_EXPIRE_MS })
-    this.counters.inc('ip.pmtu_learned')
-  }
-
-  /** Largest packet towards dst: the link MTU or a smaller learned path MTU (expires in 10 min). */
-  private mtuTo(dst: Uint8Array): number {
-    if (this.pmtu.size === 0) return this.link.mtu
-    const key = String.fromCharCode(...dst)
-    const e = this.pmtu.get(key)
-    if (!e) return this.link.mtu
-    if (e.expires <= this.clock.now()) {
-      this.pmtu.delete(key)
-      return this.link.mtu
-    }
-    return e.mtu
   }
 
   // ── send path ────────────────────────────────────────────────────────────────────────
@@ -439,7 +412,7 @@ export class NetStack implements NetStackApi, UdpSender {
     const p = allocPacket(this.link.headroom, fam, bodyLen)
     emitBody(p.buf, p.body)
     const f: IpHeaderFields = { src, dst, proto, ttl: DEFAULT_TTL, ident4: fam === 4 ? this.nextIdent4() : 0 }
-    const mtu = this.mtuTo(dst)
+    const mtu = this.pmtu.mtuTo(dst, this.link.mtu)
     if (hdr + bodyLen <= mtu) {
       writeIpHeader(p, f, bodyLen)
       this.linkSend(p.buf.subarray(p.ip))
