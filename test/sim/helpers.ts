@@ -6,6 +6,9 @@ import { FakeClock, seededRandom } from '../../src/core/clock.js'
 import { Counters } from '../../src/core/counters.js'
 import type { TcpConn } from '../../src/netstack/api.js'
 import { NetStack, type NetStackOptions } from '../../src/netstack/stack.js'
+import { readU16, writeU16 } from '../../src/core/bytes.js'
+import { ipFamily, parseIp } from '../../src/netstack/addr.js'
+import { DnsRcode, DnsType, encodeMessage, parseDnsMessage } from '../../src/netstack/dns/message.js'
 import { createLossyLink, type LossyLinkOptions, type LossyLinkPair } from '../../src/netstack/sim/lossy-link.js'
 
 export interface SimPair {
@@ -135,4 +138,54 @@ export class Receiver {
   digest(): string {
     return this.h.copy().digest('hex')
   }
+}
+
+/**
+ * A tiny authoritative DNS server on `stack` (UDP and TCP port 53) for simulations. `zone` maps
+ * lower-case names to A/AAAA addresses; names listed in `truncate` answer with TC over UDP.
+ */
+export function startDnsServer(stack: NetStack, zone: Record<string, string[]>, truncate: string[] = []): { udpQueries: number; tcpQueries: number } {
+  const stats = { udpQueries: 0, tcpQueries: 0 }
+  const answer = (q: Uint8Array, udp: boolean): Uint8Array | null => {
+    const m = parseDnsMessage(q)
+    if (!m || m.qr || m.questions.length !== 1) return null
+    const { name, type } = m.questions[0]
+    const addrs = zone[name.toLowerCase()]
+    const tc = udp && truncate.includes(name.toLowerCase())
+    const answers = tc
+      ? []
+      : (addrs ?? [])
+          .filter((a) => (type === DnsType.A ? ipFamily(a) === 4 : type === DnsType.AAAA ? ipFamily(a) === 6 : false))
+          .map((a) => ({ name, type, ttl: 60, data: parseIp(a)! }))
+    return encodeMessage({ id: m.id, qr: true, aa: true, ra: true, tc, rcode: addrs ? DnsRcode.NOERROR : DnsRcode.NXDOMAIN, questions: m.questions, answers })
+  }
+  const u = stack.listenUdp({ port: 53 })
+  u.onMessage = (data, from) => {
+    stats.udpQueries++
+    const r = answer(data, true)
+    if (r) u.send(r, from.address, from.port)
+  }
+  stack.listenTcp({ port: 53 }, (c) => {
+    let buf = new Uint8Array(0)
+    c.onData = (b) => {
+      const n = new Uint8Array(buf.length + b.length)
+      n.set(buf)
+      n.set(b, buf.length)
+      buf = n
+      while (buf.length >= 2 && buf.length >= 2 + readU16(buf, 0)) {
+        const len = readU16(buf, 0)
+        stats.tcpQueries++
+        const r = answer(buf.subarray(2, 2 + len), false)
+        buf = buf.slice(2 + len)
+        if (r) {
+          const f = new Uint8Array(2 + r.length)
+          writeU16(f, 0, r.length)
+          f.set(r, 2)
+          c.write(f)
+        }
+      }
+    }
+    c.onEnd = () => c.end()
+  })
+  return stats
 }
