@@ -1,6 +1,6 @@
 // Ping, UDP and DNS between two real NetStacks over the simulated link.
 import { describe, expect, it } from 'vitest'
-import { BurrowError } from '../../src/core/errors.js'
+import type { BurrowError } from '../../src/core/errors.js'
 import { settle, simPair, startDnsServer } from './helpers.js'
 
 describe('simulation: ping, UDP and DNS over the lossy link', () => {
