@@ -244,7 +244,7 @@ export class NetStack implements NetStackApi, UdpSender {
     } else {
       this.counters.inc('tcp.no_socket')
     }
-    const rst = rstForUnmatched(seg)
+    const rst = isNonUnicast(src) ? null : rstForUnmatched(seg) // never reset towards broadcast/multicast
     if (rst) this.sendTcp(dst, src, rst)
   }
 
