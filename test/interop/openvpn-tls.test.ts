@@ -88,7 +88,9 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
       o('x509', '-req', '-in', f(`${n}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${n}.crt`), '-days', '2', '-extfile', f(n === 'server' ? 'srv.ext' : 'cli.ext'))
     }
     run('openvpn', ['--genkey', 'secret', f('ta.key')])
-    for (const n of ['ca.crt', 'client.crt', 'client.key', 'ta.key']) pki[n] = readFileSync(f(n), 'utf8')
+    run('openvpn', ['--genkey', 'tls-crypt-v2-server', f('v2srv.key')])
+    run('openvpn', ['--tls-crypt-v2', f('v2srv.key'), '--genkey', 'tls-crypt-v2-client', f('v2cli.key')])
+    for (const n of ['ca.crt', 'client.crt', 'client.key', 'ta.key', 'v2cli.key']) pki[n] = readFileSync(f(n), 'utf8')
     writeFileSync(f('verify.sh'), '#!/bin/sh\n[ "$(sed -n 1p "$1")" = "alice" ] && [ "$(sed -n 2p "$1")" = "s3cret" ]\n')
     chmodSync(f('verify.sh'), 0o755)
     ns = Netns.create('bpt')
@@ -107,8 +109,8 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     tunIp: string
     proc: ReturnType<Netns['spawn']>
   }
-  async function server(opts: { proto?: 'udp' | 'tcp'; extra?: string[] } = {}): Promise<Server> {
-    const n = ++serverN
+  async function server(opts: { proto?: 'udp' | 'tcp'; extra?: string[]; n?: number } = {}): Promise<Server> {
+    const n = opts.n ?? ++serverN
     const proto = opts.proto ?? 'udp'
     const port = 21000 + (process.pid % 500) * 10 + n
     const pool = `10.${77 + (n % 20)}.${process.pid % 250}`
@@ -155,13 +157,36 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     return { t, log }
   }
 
-  it('tls-crypt over UDP, AES-256-GCM, TLS-EKM', async () => {
+  it('tls-crypt over UDP, AES-256-GCM, TLS-EKM; close() tells the server (cc-exit EXIT)', async () => {
     const s = await server()
     const { log } = await basic(s)
     expect(log.join('\n')).toMatch(/key 0 active \(AES-256-GCM, tls-ekm, peer-id 0\)/)
+    expect(s.proc.output()).toMatch(/CC-EEN exit message received by peer/)
   })
+  for (const proto of ['udp', 'tcp'] as const) {
+    it(`server killed and restarted (${proto}): the client reconnects by itself and traffic resumes`, async () => {
+      const f = join(dir, 'ta.key')
+      const extra = ['--tls-crypt', f, '--keepalive', '1', '4']
+      const s = await server({ proto, extra })
+      const t = await connect(s)
+      expect(await pingThrough(t, s.tunIp, 3)).toBe(3)
+      const events: string[] = []
+      const upAgain = new Promise<void>((r) => t.on('up', () => r()))
+      t.on('reconnecting', () => events.push('reconnecting'))
+      await s.proc.kill('SIGKILL')
+      const s2 = await server({ proto, extra, n: serverN })
+      await Promise.race([upAgain, new Promise((_, j) => setTimeout(() => j(new Error('no reconnect within 20 s')), 20_000))])
+      expect(events).toContain('reconnecting')
+      expect(await pingThrough(t, s2.tunIp, 5)).toBe(5)
+      await t.close()
+      await s2.proc.kill()
+    })
+  }
   it('tls-crypt over TCP', async () => {
     await basic(await server({ proto: 'tcp' }))
+  })
+  it('tls-crypt-v2 (HARD_RESET_CLIENT_V3 carrying the wrapped client key)', async () => {
+    await basic(await server({ extra: ['--tls-crypt-v2', join(dir, 'v2srv.key')] }), ['<tls-crypt-v2>', pki['v2cli.key'], '</tls-crypt-v2>'])
   })
   it('tls-auth SHA256 (key-direction 1) and the SHA1 default', async () => {
     const f = join(dir, 'ta.key')
