@@ -217,11 +217,12 @@ export class Peer {
   send(pkt: Uint8Array): boolean {
     const now = this.host.clock.now()
     const kp = this.current
-    if (this.staged.length > 0 || !this.usable(kp, now)) {
+    if (!this.usable(kp, now)) {
       this.stage(pkt)
       this.sendInitiation(false)
       return true
     }
+    if (this.staged.length > 0) this.sendStaged() // keep order behind packets staged earlier
     const ok = this.encryptAndSend(kp, pkt)
     this.keepKeyFreshSending(kp, now)
     return ok

@@ -170,10 +170,17 @@ export class WireGuardTunnel extends EventEmitter implements Tunnel, PeerHost {
   }
   onHandshakeFailed(peer: Peer): void {
     this.failed.add(peer)
+    if (!this.peers.every((p) => !p.hasEndpoint || this.failed.has(p))) return
+    const err = new BurrowError(ErrorCode.ETIMEDOUT, 'wireguard: no handshake response from any peer within REKEY_ATTEMPT_TIME (90 s)')
     const w = this.startWaiter
-    if (w && this.peers.every((p) => !p.hasEndpoint || this.failed.has(p))) {
+    if (w) {
       this.startWaiter = null
-      w.reject(new BurrowError(ErrorCode.ETIMEDOUT, 'wireguard: no handshake response from any peer within REKEY_ATTEMPT_TIME (90 s)'))
+      w.reject(err)
+    } else if (this.up) {
+      // not terminal: the next outbound packet starts handshaking again, and 'up' follows success
+      this.up = false
+      this.reconnecting = false
+      this.emit('down', err)
     }
   }
   onReconnecting(): void {

@@ -237,3 +237,23 @@ describe('roles', () => {
     await r.server.close()
   })
 })
+
+describe('down and recovery', () => {
+  it("emits down when handshakes give up and up again once the server answers", async () => {
+    const r = makeRig()
+    await startRig(r)
+    const ev: string[] = []
+    for (const e of ['up', 'down', 'reconnecting'] as const) r.client.on(e, () => ev.push(e))
+    r.net.filter = () => false // the server vanishes
+    r.client.send(icmpEcho('10.9.0.2', '10.9.0.1', { seq: 1 }))
+    r.clock.advance(200_000)
+    expect(ev).toEqual(['reconnecting', 'down'])
+    r.net.filter = () => true
+    r.client.send(icmpEcho('10.9.0.2', '10.9.0.1', { seq: 2 })) // staged, starts a handshake
+    r.clock.advance(10)
+    expect(ev).toEqual(['reconnecting', 'down', 'up'])
+    expect(r.serverRx.map((p) => parseInner(p)?.icmpSeq)).toEqual([2])
+    await r.client.close()
+    await r.server.close()
+  })
+})
