@@ -53,3 +53,47 @@ export async function netstackDownload(stack: NetStackApi, host: string, maxByte
     conn.onClose = (err) => finish(err ?? new Error('closed before any data'))
   })
 }
+
+/** Start the Linux receiver (peer.mjs count) in path.ns; result() waits for its next report. */
+export async function startCounter(path: TunPath): Promise<{ result(timeoutMs: number): Promise<Transfer>; stop(): Promise<void> }> {
+  const p = path.ns.spawn('node', [harnessFile('peer.mjs'), 'count', String(PEER_PORT)])
+  await p.waitFor(/listening/)
+  return {
+    async result(timeoutMs) {
+      const m = await p.waitFor(/count (\d+) ([\d.]+)/, timeoutMs)
+      return { bytes: Number(m[1]), ms: Number(m[2]) }
+    },
+    stop: () => p.kill(),
+  }
+}
+
+/** Linux↔Linux upload: a Linux sender in path.peer; the byte count and time come from the counter. */
+export async function linuxUpload(path: TunPath, host: string, maxBytes: number, maxSec: number): Promise<void> {
+  const s = path.peer!.spawn('node', [harnessFile('peer.mjs'), 'send', host, String(PEER_PORT), String(maxBytes), String(maxSec)])
+  const m = await s.waitFor(/send done|send error (\S+)/, (maxSec + 60) * 1000)
+  if (m[1]) throw new Error(`linux send failed: ${m[1]}`)
+}
+
+/** netstack↔Linux upload: write until maxBytes or maxSec, then end() and wait for the peer's FIN. */
+export async function netstackUpload(stack: NetStackApi, host: string, maxBytes: number, maxSec: number): Promise<void> {
+  const conn = await stack.connectTcp({ host, port: PEER_PORT, timeoutMs: 10_000 })
+  const chunk = new Uint8Array(256 * 1024).map((_, i) => (i * 131) & 0xff)
+  const stopAt = performance.now() + maxSec * 1000
+  await new Promise<void>((resolve, reject) => {
+    let left = maxBytes
+    const pump = () => {
+      while (left > 0 && performance.now() < stopAt) {
+        const n = Math.min(left, chunk.length)
+        left -= n
+        if (!conn.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return
+      }
+      conn.onDrain = null
+      conn.end()
+    }
+    conn.onData = () => {}
+    conn.onEnd = () => resolve()
+    conn.onClose = (err) => (err ? reject(err) : resolve())
+    conn.onDrain = pump
+    pump()
+  })
+}

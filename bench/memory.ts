@@ -3,14 +3,14 @@
 // allow and the server counts them. Both stacks share this one thread, so the figure is the
 // stack's CPU cost for both ends of the connection.
 import { memLinkPair } from './mem-link.js'
-import { loadNetStack, makeStack, netstackMissingReason } from './netstack.js'
+import { makeStack } from './netstack.js'
 import { mbitPerSec, type BenchModule } from './types.js'
 import type { TcpConn } from '../src/netstack/api.js'
 
 async function transfer(bytes: number, mtu: number): Promise<{ ms: number; got: number }> {
   const [la, lb] = memLinkPair(mtu)
-  const a = await makeStack(la, [{ address: '10.77.0.1', prefix: 24 }])
-  const b = await makeStack(lb, [{ address: '10.77.0.2', prefix: 24 }])
+  const a = makeStack(la, [{ address: '10.77.0.1', prefix: 24 }])
+  const b = makeStack(lb, [{ address: '10.77.0.2', prefix: 24 }])
   try {
     let got = 0
     let t0 = 0
@@ -56,7 +56,6 @@ export const memoryBench: BenchModule = {
     return null
   },
   async run(ctx) {
-    if (!(await loadNetStack())) return [{ name: 'in-memory stack↔stack TCP', value: NaN, unit: 'Mbit/s', note: netstackMissingReason() }]
     const bytes = ctx.quick ? 50e6 : 200e6
     const r = await transfer(bytes, 1500)
     if (r.got !== bytes) throw new Error(`received ${r.got} of ${bytes}`)

@@ -5,11 +5,20 @@ import { existsSync } from 'node:fs'
 import { run, which } from '../test/harness/netns.js'
 import { createTunPath } from '../test/harness/tunpath.js'
 import type { Impairment } from '../test/harness/tunbridge.js'
-import { linuxDownload, netstackDownload, startSource, type Transfer } from './linux-peer.js'
-import { loadNetStack, makeStack, netstackMissingReason } from './netstack.js'
+import {
+  linuxDownload,
+  linuxUpload,
+  netstackDownload,
+  netstackUpload,
+  startCounter,
+  startSource,
+  type Transfer,
+} from './linux-peer.js'
+import { makeStack } from './netstack.js'
 import { mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 
 interface Scenario {
+  dir: 'download' | 'upload'
   label: string
   impair: Impairment
   maxBytes: number
@@ -21,9 +30,13 @@ interface Scenario {
 
 function scenarios(quick: boolean): Scenario[] {
   return [
-    { label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
-    { label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
-    { label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
+    { dir: 'download', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
+    { dir: 'download', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
+    { dir: 'download', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
+    // Upload: the netstack's own congestion control against Linux's (the baseline's sender, in
+    // the peer namespace, uses the namespace default).
+    { dir: 'upload', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
+    { dir: 'upload', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
   ]
 }
 
@@ -33,25 +46,39 @@ async function measure(ctx: BenchContext, s: Scenario, who: 'linux' | 'netstack'
   const path = await createTunPath({ prefix: 'bpn', index: nextIndex++, mode: who === 'linux' ? 'linux' : 'stdio', impair: s.impair, seed })
   try {
     if (s.cc) path.ns.exec('sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${s.cc}`])
-    const stopSource = await startSource(path, s.maxBytes)
+    const { addrs } = path
+    const stack =
+      who === 'netstack'
+        ? makeStack(path.link!, [
+            { address: addrs.far4, prefix: addrs.prefix4 },
+            { address: addrs.far6, prefix: addrs.prefix6 },
+          ])
+        : null
     try {
-      if (who === 'linux') return await linuxDownload(path, path.addrs.linux4, s.maxBytes, s.maxSec)
-      const { addrs } = path
-      const stack = await makeStack(path.link!, [
-        { address: addrs.far4, prefix: addrs.prefix4 },
-        { address: addrs.far6, prefix: addrs.prefix6 },
-      ])
+      if (s.dir === 'download') {
+        const stopSource = await startSource(path, s.maxBytes)
+        try {
+          if (!stack) return await linuxDownload(path, addrs.linux4, s.maxBytes, s.maxSec)
+          return await netstackDownload(stack, addrs.linux4, s.maxBytes, s.maxSec)
+        } finally {
+          await stopSource()
+        }
+      }
+      const counter = await startCounter(path)
       try {
-        return await netstackDownload(stack, addrs.linux4, s.maxBytes, s.maxSec)
+        const result = counter.result((s.maxSec + 60) * 1000)
+        if (!stack) await linuxUpload(path, addrs.linux4, s.maxBytes, s.maxSec)
+        else await netstackUpload(stack, addrs.linux4, s.maxBytes, s.maxSec)
+        return await result
       } finally {
-        stack.close()
+        await counter.stop()
       }
     } finally {
-      await stopSource()
+      stack?.close()
     }
   } finally {
     const st = await path.destroy()
-    if (st) ctx.log(`${who} ${s.label}: bridge a2b rx=${st.a2b.rx} lost=${st.a2b.lost}, b2a rx=${st.b2a.rx} lost=${st.b2a.lost}`)
+    if (st) ctx.log(`${who} ${s.dir} ${s.label}: bridge a2b rx=${st.a2b.rx} lost=${st.a2b.lost}, b2a rx=${st.b2a.rx} lost=${st.b2a.lost}`)
   }
 }
 
@@ -65,26 +92,20 @@ export const tunPathBench: BenchModule = {
   },
   async run(ctx) {
     const rows: BenchRow[] = []
-    const haveStack = (await loadNetStack()) !== null
-    if (!haveStack) ctx.log(`netstack rows skipped: ${netstackMissingReason()}`)
     let seed = 1000
     const defaultCc = run('sysctl', ['-n', 'net.ipv4.tcp_congestion_control'], { allowFail: true }).trim() || '?'
     for (const s of scenarios(ctx.quick)) {
       seed++
-      const label = `${s.label}, sender ${s.cc ?? defaultCc}`
+      const label = s.dir === 'download' ? `${s.label}, sender ${s.cc ?? defaultCc}` : `${s.label}, Linux baseline ${defaultCc}`
       const lin = await measure(ctx, s, 'linux', seed)
       const linMbps = mbitPerSec(lin.bytes, lin.ms)
-      ctx.log(`Linux↔Linux ${s.label}: ${(lin.bytes / 1e6).toFixed(0)} MB in ${(lin.ms / 1000).toFixed(1)} s`)
-      let value = NaN
-      let note = haveStack ? undefined : 'netstack not available'
-      if (haveStack) {
-        const ns = await measure(ctx, s, 'netstack', seed)
-        value = mbitPerSec(ns.bytes, ns.ms)
-        ctx.log(`netstack↔Linux ${s.label}: ${(ns.bytes / 1e6).toFixed(0)} MB in ${(ns.ms / 1000).toFixed(1)} s`)
-        note = `${(ns.bytes / 1e6).toFixed(0)} MB vs ${(lin.bytes / 1e6).toFixed(0)} MB`
-      }
+      ctx.log(`Linux↔Linux ${s.dir} ${s.label}: ${(lin.bytes / 1e6).toFixed(0)} MB in ${(lin.ms / 1000).toFixed(1)} s`)
+      const ns = await measure(ctx, s, 'netstack', seed)
+      const value = mbitPerSec(ns.bytes, ns.ms)
+      ctx.log(`netstack↔Linux ${s.dir} ${s.label}: ${(ns.bytes / 1e6).toFixed(0)} MB in ${(ns.ms / 1000).toFixed(1)} s`)
+      const note = `${(ns.bytes / 1e6).toFixed(0)} MB vs ${(lin.bytes / 1e6).toFixed(0)} MB`
       rows.push({
-        name: `download netstack↔Linux, ${label}`,
+        name: `${s.dir} netstack↔Linux, ${label}`,
         value,
         unit: 'Mbit/s',
         baseline: linMbps,

@@ -8,6 +8,8 @@
 //   halfclose PORT              per connection: send "hello", shutdown(SHUT_WR), hash input, print at EOF
 //   source PORT BYTES SEED      per connection: send BYTES of pattern(SEED) (or until the peer leaves), end
 //   recv HOST PORT MAXBYTES MAXSEC   client: connect, count bytes until EOF/limits, print "recv N MS"
+//   count PORT                  per connection: count input from accept to EOF, print "count N MS"
+//   send HOST PORT MAXBYTES MAXSEC   client: send pattern until MAXBYTES or MAXSEC, then end
 import { createCipheriv, createHash } from 'node:crypto'
 import http from 'node:http'
 import net from 'node:net'
@@ -130,6 +132,45 @@ if (mode === 'http') {
     console.log(`recv error ${e.code}`)
     process.exitCode = 1
   })
+} else if (mode === 'count') {
+  listen(
+    net.createServer((s) => {
+      const t0 = performance.now()
+      let n = 0
+      s.on('data', (d) => {
+        n += d.length
+      })
+      s.on('end', () => {
+        console.log(`count ${n} ${(performance.now() - t0).toFixed(1)}`)
+        s.end()
+      })
+      s.on('error', (e) => console.log(`count error ${e.code}`))
+    }),
+    args[0],
+  )
+} else if (mode === 'send') {
+  const [host, port, maxBytes, maxSec] = args
+  const s = net.connect({ host, port: Number(port) })
+  s.on('error', (e) => {
+    console.log(`send error ${e.code}`)
+    process.exitCode = 1
+  })
+  s.on('connect', () => {
+    let left = Number(maxBytes)
+    const next = keystream('send')
+    const stopAt = performance.now() + Number(maxSec) * 1000
+    const go = () => {
+      while (left > 0 && performance.now() < stopAt) {
+        const n = Math.min(CHUNK, left)
+        left -= n
+        if (!s.write(next(n))) return void s.once('drain', go)
+      }
+      s.end()
+      console.log('send done')
+    }
+    go()
+  })
+  s.on('data', () => {})
 } else {
   console.error(`peer.mjs: unknown mode ${mode}`)
   process.exit(2)
