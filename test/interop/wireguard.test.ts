@@ -52,7 +52,7 @@ describe.skipIf(skip !== null)('WireGuard interop with wireguard-go', () => {
   const procs: Proc[] = []
   let wgIf = ''
 
-  async function startWireguardGo(port: number, withPsk: boolean): Promise<Proc> {
+  async function startWireguardGo(port: number, withPsk: boolean, clientEndpoint?: string): Promise<Proc> {
     const p = ns.spawn('wireguard-go', ['-f', wgIf], { env: { ...process.env, LOG_LEVEL: 'error' } })
     procs.push(p)
     await waitFor(() => (existsSync(`/var/run/wireguard/${wgIf}.sock`) ? true : undefined), 10_000, 'wireguard-go UAPI socket')
@@ -67,6 +67,7 @@ describe.skipIf(skip !== null)('WireGuard interop with wireguard-go', () => {
         '[Peer]',
         `PublicKey = ${encodeKey(x25519PublicFromPrivate(clientPriv))}`,
         ...(withPsk ? [`PresharedKey = ${encodeKey(psk)}`] : []),
+        ...(clientEndpoint ? [`Endpoint = ${clientEndpoint}`] : []),
         `AllowedIPs = ${inner.v4(2)}/32, ${inner.v6(2)}/128`,
         '',
       ].join('\n'),
@@ -194,4 +195,45 @@ describe.skipIf(skip !== null)('WireGuard interop with wireguard-go', () => {
       await stopWireguardGo(wg)
     }
   }, 60_000)
+
+  it('answers handshakes that wireguard-go initiates (we are the responder) and replies to its pings', async () => {
+    const port = 40000 + (process.pid % 10000) + 3
+    const clientPort = 40000 + (process.pid % 10000) + 4
+    const wg = await startWireguardGo(port, true, `${outer.v4(1)}:${clientPort}`)
+    const cfg = parseWgQuick(
+      [
+        '[Interface]',
+        `PrivateKey = ${encodeKey(clientPriv)}`,
+        `ListenPort = ${clientPort}`,
+        `Address = ${inner.v4(2)}/32`,
+        '[Peer]',
+        `PublicKey = ${encodeKey(x25519PublicFromPrivate(serverPriv))}`,
+        `PresharedKey = ${encodeKey(psk)}`,
+        `AllowedIPs = ${inner.v4(0)}/24, ${inner.v6(0)}/64`,
+      ].join('\n'),
+      'responder.conf',
+    )
+    const t = createWireGuardTunnel(cfg)
+    let requests = 0
+    t.attach((p) => {
+      const q = parseInner(p)
+      if (q && q.icmpType === (q.version === 4 ? 8 : 128)) {
+        requests++
+        t.send(icmpEcho(q.dst, q.src, { id: q.icmpId, seq: q.icmpSeq, payload: q.payload.slice(), reply: true }))
+      }
+    }, () => {})
+    try {
+      await t.start() // no endpoint: resolves at once and waits to be called
+      const ping = ns.spawn('ping', ['-c', '3', '-i', '0.2', '-W', '3', inner.v4(2)])
+      await ping.waitFor(/3 received/, 15_000)
+      const ping6 = ns.spawn('ping', ['-6', '-c', '2', '-i', '0.2', '-W', '3', inner.v6(2)])
+      await ping6.waitFor(/2 received/, 15_000)
+      expect(requests).toBe(5)
+      expect(t.counters.get('wireguard.response_tx')).toBe(1)
+      expect(t.peers[0].current?.isInitiator).toBe(false)
+    } finally {
+      await t.close()
+      await stopWireguardGo(wg)
+    }
+  })
 })

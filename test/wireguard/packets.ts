@@ -19,7 +19,7 @@ export interface Built {
 }
 
 /** proto 1/58 = ICMP echo request (payload after the 8-byte header), 17 = UDP. */
-function build(src: string, dst: string, proto: 'icmp' | 'udp', payload: Uint8Array, opts: { id?: number; seq?: number; sport?: number; dport?: number; headroom?: number }): Uint8Array {
+function build(src: string, dst: string, proto: 'icmp' | 'udp', payload: Uint8Array, opts: { id?: number; seq?: number; sport?: number; dport?: number; headroom?: number; reply?: boolean }): Uint8Array {
   const s = parseIp(src)!
   const d = parseIp(dst)!
   const v6 = s.length === 16
@@ -63,7 +63,7 @@ function build(src: string, dst: string, proto: 'icmp' | 'udp', payload: Uint8Ar
     l4[4] = l4Len >> 8
     l4[5] = l4Len & 0xff
   } else {
-    l4[0] = v6 ? 128 : 8
+    l4[0] = opts.reply ? (v6 ? 129 : 0) : v6 ? 128 : 8
     const id = opts.id ?? 1
     const seq = opts.seq ?? 1
     l4[4] = id >> 8
@@ -87,7 +87,7 @@ function build(src: string, dst: string, proto: 'icmp' | 'udp', payload: Uint8Ar
   return p
 }
 
-export function icmpEcho(src: string, dst: string, opts: { id?: number; seq?: number; payload?: Uint8Array; headroom?: number } = {}): Uint8Array {
+export function icmpEcho(src: string, dst: string, opts: { id?: number; seq?: number; payload?: Uint8Array; headroom?: number; reply?: boolean } = {}): Uint8Array {
   return build(src, dst, 'icmp', opts.payload ?? new TextEncoder().encode('burrow-wg-ping'), opts)
 }
 
