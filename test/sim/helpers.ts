@@ -118,12 +118,15 @@ export class Sender {
 /** Collects everything conn delivers into a sha256 and counts FIN/close. */
 export class Receiver {
   got = 0
+  /** Fake time of the last data delivery (with a clock). */
+  lastDataAt = 0
   ended = false
   closed = false
   closeErr: Error | undefined
   private readonly h = createHash('sha256')
-  constructor(conn: TcpConn) {
+  constructor(conn: TcpConn, clock?: FakeClock) {
     conn.onData = (b) => {
+      if (clock) this.lastDataAt = clock.now()
       this.got += b.length
       this.h.update(b)
     }
