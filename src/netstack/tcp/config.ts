@@ -37,6 +37,8 @@ export interface TcpTuning {
   maxOooSegments: number
   /** Offer/accept options (turn off in tests to exercise fallbacks). */
   sack: boolean
+  /** Tail loss probes (RFC 8985 §7) with time-based loss marking; needs SACK. */
+  tlp: boolean
   timestamps: boolean
   windowScaling: boolean
 }
@@ -61,6 +63,7 @@ export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
   keepAliveProbes: 9,
   maxOooSegments: 8192,
   sack: true,
+  tlp: true,
   timestamps: true,
   windowScaling: true,
 })

@@ -95,6 +95,8 @@ export class TcpEndpoint implements TcpConn {
   private keepIdle: number
   private keepProbes = 0
   private persistShift = 0
+  private tlpArmed = false
+  private tlpSent = false
   private flushScheduled = false
   private closeErr: Error | undefined
   private estResolve: (() => void) | null = null
@@ -425,8 +427,9 @@ export class TcpEndpoint implements TcpConn {
     if (snd.outstanding > 0) {
       if (snd.lastAcked > 0) {
         snd.lastAcked = 0
-        this.rtxTimer.arm(now + snd.rtt.rto)
-      } else this.rtxTimer.armIfIdle(now + snd.rtt.rto)
+        this.tlpSent = false
+        this.armRtx(now)
+      } else if (!this.rtxTimer.armed) this.armRtx(now)
       this.persistTimer.clear()
       this.persistShift = 0
     } else {
@@ -441,6 +444,23 @@ export class TcpEndpoint implements TcpConn {
       this.needDrain = false
       this.onDrain?.()
     }
+  }
+
+  /** Retransmission timer, or the tail-loss-probe timer when a probe is due first (RFC 8985 §7.2). */
+  private armRtx(now: number): void {
+    const snd = this.snd
+    const rto = snd.rtt.rto
+    if (this.tuning.tlp && snd.sackOk && snd.rtt.sampled && !snd.inRecovery && !snd.inLoss && !this.tlpSent) {
+      let pto = Math.max(2 * snd.rtt.srtt, 10)
+      if (snd.outstanding <= snd.mss) pto += 200 // WCDelAckT: the peer may be delaying its ACK
+      if (pto < rto) {
+        this.tlpArmed = true
+        this.rtxTimer.arm(now + pto)
+        return
+      }
+    }
+    this.tlpArmed = false
+    this.rtxTimer.arm(now + rto)
   }
 
   /** @internal hand queued data to the application (zero-copy) */
@@ -552,6 +572,18 @@ export class TcpEndpoint implements TcpConn {
       return
     }
     if (!this.synchronized() || snd.outstanding === 0) return
+    if (this.tlpArmed) {
+      // tail loss probe: resend the last segment so the ACK it elicits exposes tail losses
+      this.tlpArmed = false
+      this.tlpSent = true
+      const s = snd.sb.probeLast(now)
+      if (s) {
+        this.host.counters.inc('tcp.tlp')
+        this.emit(s.start, s.end - s.start - (s.fin ? 1 : 0), s.fin, true)
+      }
+      this.rtxTimer.arm(now + snd.rtt.rto)
+      return
+    }
     if (++this.rtoRetries > this.tuning.maxRetries) {
       this.fail(ErrorCode.ETIMEDOUT, 'connection timed out (retransmissions)')
       return

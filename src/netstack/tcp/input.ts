@@ -65,6 +65,10 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
     if (!(f & TcpFlag.RST)) {
       ep.host.counters.inc('tcp.out_of_window')
       if (ep.st === TcpState.TIME_WAIT && f & TcpFlag.FIN) ep.restartTimeWait(now)
+      // an old duplicate: report it as a D-SACK (RFC 2883 §4.1)
+      if (seg.payload.length > 0 && seqLe(seqAdd(seg.seq, seg.payload.length), rcv.nxt)) {
+        rcv.dsack = [seg.seq, seqAdd(seg.seq, seg.payload.length)]
+      }
       rcv.ackNow = true
     }
     return

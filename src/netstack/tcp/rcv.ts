@@ -30,6 +30,8 @@ export class Receiver {
   private queue: Uint8Array[] = []
   private qHead = 0
   queued = 0
+  /** Duplicate range to report as the first SACK block (RFC 2883), or null. */
+  dsack: [number, number] | null = null
   /** Sequence number of the peer's FIN once seen (−1: none). */
   private finSeq = -1
   finReceived = false
@@ -81,6 +83,8 @@ export class Receiver {
     let len = data.length
     if (seqLt(seq, this.nxt)) {
       const d = seqDiff(this.nxt, seq)
+      // D-SACK (RFC 2883 §4.1): report the duplicate part in the next ACK
+      if (len > 0) this.dsack = [seq, d >= len ? seqAdd(seq, len) : this.nxt]
       if (d > len || (d === len && !fin)) return RxResult.DUP
       if (d === len && fin && this.finReceived) return RxResult.DUP
       data = data.subarray(d)
@@ -198,6 +202,7 @@ export class Receiver {
   }
 
   ackSent(): void {
+    this.dsack = null
     this.unacked = 0
     this.ackNow = false
     this.ackPending = false

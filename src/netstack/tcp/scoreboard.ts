@@ -34,6 +34,11 @@ export class Scoreboard {
   private rtxList: SentSeg[] = []
   /** Highest SACKed offset (exclusive end), −1 if none. */
   highSacked = -1
+  /**
+   * Largest reordering seen, in bytes: an original transmission delivered after data above it was
+   * SACKed. Raises the duplicate threshold (as Linux's adaptive tp->reordering does).
+   */
+  reorderBytes = 0
 
   get count(): number {
     return this.segs.length - this.head
@@ -81,6 +86,7 @@ export class Scoreboard {
         this.account(s, -1)
         if (this.head < this.lossHint && s.sacked) this.sackedBelowHint -= s.end - s.start
         if (s.xmits > 1) out.anyRetrans = true
+        else if (!s.sacked && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
         if (!s.sacked && s.sentAt > out.newestSent) out.newestSent = s.sentAt
         if (out.firstSentAt < 0) out.firstSentAt = s.sentAt
         s.acked = true
@@ -135,6 +141,7 @@ export class Scoreboard {
     for (let i = this.lowerBound(l); i < segs.length && segs[i].start < r; i++) {
       const s = segs[i]
       if (s.sacked || s.start < l || s.end > r) continue
+      if (s.xmits === 1 && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
       this.account(s, -1)
       s.sacked = true
       this.account(s, 1)
@@ -145,13 +152,17 @@ export class Scoreboard {
     return newest
   }
 
-  /** RFC 6675 IsLost() applied from the loss cursor upward; returns true if something new was marked. */
-  markLosses(mss: number): boolean {
+  /**
+   * Loss marking from the loss cursor upward: RFC 6675 IsLost() (more than (DupThresh−1)·SMSS SACKed
+   * above), or time-based as in RACK (RFC 8985 §6.2): sent more than reoWnd before the newest
+   * delivered segment (deliveredSentAt < 0 disables). Returns true if something new was marked.
+   */
+  markLosses(mss: number, deliveredSentAt = -1, reoWnd = 0): boolean {
     const segs = this.segs
     let cum = this.sackedBelowHint
     let i = this.lossHint
     let marked = false
-    const threshold = (DUP_THRESH - 1) * mss
+    const threshold = Math.max((DUP_THRESH - 1) * mss, Math.min(this.reorderBytes, 300 * mss))
     for (; i < segs.length; i++) {
       const s = segs[i]
       if (s.sacked) {
@@ -159,7 +170,7 @@ export class Scoreboard {
         continue
       }
       if (s.lost) continue
-      if (this.sackedBytes - cum > threshold) {
+      if (this.sackedBytes - cum > threshold || (s.xmits === 1 && s.sentAt + reoWnd < deliveredSentAt)) {
         this.setLost(s, i)
         marked = true
       } else break
@@ -215,6 +226,15 @@ export class Scoreboard {
     }
     this.rtxHint = segs.length
     return undefined
+  }
+
+  /** Tail loss probe (RFC 8985 §7.3): the last segment is sent again without being marked lost. */
+  probeLast(now: number): SentSeg | undefined {
+    const s = this.last()
+    if (!s || s.sacked) return undefined
+    s.xmits++
+    s.sentAt = now
+    return s
   }
 
   /** Split segs[index] so its first part is at most `len` bytes (PMTU shrink). */

@@ -34,6 +34,8 @@ export class Sender {
   scale = 0
   mss: number
   sackOk = false
+  /** Time-based loss marking (RACK-style) in addition to the RFC 6675 byte threshold. */
+  rack = true
   noDelay = true
   finQueued = false
   finSent = false
@@ -54,6 +56,9 @@ export class Sender {
   private timedEnd = -1
   private timedAt = 0
   private readonly ackInfo = { newestSent: -1, anyRetrans: false, firstSentAt: -1 }
+  /** D-SACKs received; reordering-window multiplier (RFC 8985 §6.2). */
+  dsacks = 0
+  reoMult = 1
   /** Stats */
   retransmits = 0
   fastRecoveries = 0
@@ -133,6 +138,12 @@ export class Sender {
       for (const [l, r] of sacks) {
         let lo = this.offOf(l)
         const hi = this.offOf(r)
+        if (hi <= this.una && seqLt(l, r)) {
+          // D-SACK (RFC 2883 §4): a retransmission was unnecessary → widen the reordering window
+          this.dsacks++
+          if (this.reoMult < 16) this.reoMult++
+          continue
+        }
         if (hi <= this.una || hi > this.nxt || lo >= hi) continue
         if (lo < this.una) lo = this.una
         const t = this.sb.markSacked(lo, hi)
@@ -171,9 +182,11 @@ export class Sender {
     }
     let marked = false
     if (this.sackOk) {
-      const reoWnd = Math.max(this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4, 1)
+      // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT
+      const base = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4
+      const reoWnd = this.sb.reorderBytes > 0 ? Math.min(this.rtt.srtt, base * this.reoMult) : base
       if (this.sb.detectLostRetransmits(delivered, reoWnd)) marked = true
-      if (this.sb.markLosses(this.mss)) marked = true
+      if (this.sb.markLosses(this.mss, this.rack ? delivered : -1, reoWnd)) marked = true
     }
     if (!this.inRecovery && !this.inLoss && this.outstanding > 0 && (marked || this.dupAcks >= 3)) {
       this.enterRecovery(now)

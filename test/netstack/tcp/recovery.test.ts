@@ -149,3 +149,65 @@ describe('SACK loss recovery (RFC 6675)', () => {
     expect(out.some((s) => s.seq === I && s.payload.length === 1000 && s.flags & TcpFlag.ACK)).toBe(true)
   })
 })
+
+describe('tail loss probe and D-SACK', () => {
+  it('a lost tail is repaired by a probe and time-based marking instead of an RTO', () => {
+    const c = client({}, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    // RTT samples of 50 ms (srtt converges from the handshake's 0)
+    for (let k = 0; k < 12; k++) {
+      c.ep.write(fill(100))
+      c.clock.advance(50)
+      c.peer({ flags: 'A', seq: P, ack: I + 100 * (k + 1) })
+    }
+    c.host.out.length = 0
+    const B = I + 1200
+    c.ep.write(fill(5000))
+    expect(c.host.out.splice(0).length).toBe(5)
+    c.clock.advance(50)
+    c.peer({ flags: 'A', seq: P, ack: B + 3000 }) // segments at 3000 and 4000 (the tail) are lost…
+    c.host.out.length = 0
+    const info = c.ep.info()
+    const pto = 2 * info.srtt
+    expect(pto).toBeLessThan(info.rto)
+    c.clock.advance(Math.ceil(pto))
+    // the probe resends the last segment
+    const probe = c.host.out.splice(0)
+    expect(probe.map((s) => s.seq - B)).toEqual([4000])
+    expect(c.host.counters.get('tcp.tlp')).toBe(1)
+    c.clock.advance(50)
+    // its ACK SACKs the last segment: 3000 was sent long before → lost → retransmitted
+    c.peer({ flags: 'A', seq: P, ack: B + 3000, options: { sack: [[B + 4000, B + 5000]] } })
+    expect(c.host.out.splice(0).filter((s) => s.payload.length).map((s) => s.seq - B)).toEqual([3000])
+    c.peer({ flags: 'A', seq: P, ack: B + 5000 })
+    expect(c.ep.info().timeouts).toBe(0)
+  })
+
+  it('duplicate data is reported in a D-SACK block (RFC 2883)', () => {
+    const c = client({}, { mss: 1460, sackPermitted: true })
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P, ack: I, data: 1000 })
+    c.peer({ flags: 'A', seq: P + 500, ack: I, data: 1000 })
+    expectOut(c.host, { flags: 'A', ack: P + 1500, options: { sack: [[P + 500, P + 1000]] } })
+    c.peer({ flags: 'A', seq: P + 3000, ack: I, data: 100 })
+    c.peer({ flags: 'A', seq: P, ack: I, data: 100 })
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P + 100, ack: I, data: 100 })
+    // D-SACK first, then the out-of-order block
+    expectOut(c.host, { options: { sack: [[P + 100, P + 200], [P + 3000, P + 3100]] } })
+  })
+
+  it('reordering raises the duplicate threshold; D-SACKs widen the reordering window', () => {
+    const c = client({}, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    c.host.out.length = 0
+    // segment 0 arrives late, after 1..2 were SACKed: reordering by 2 segments, no loss
+    c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 1000, I + 3000]] } })
+    c.peer({ flags: 'A', seq: P, ack: I + 5000 })
+    expect(c.ep.snd.sb.reorderBytes).toBe(2000)
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P, ack: I + 5000, options: { sack: [[I + 4000, I + 5000]] } }) // D-SACK
+    expect(c.ep.snd.dsacks).toBe(1)
+  })
+})
