@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { FakeClock } from '../../../src/core/clock.js'
 import { readU16, writeU16 } from '../../../src/core/bytes.js'
 import { BurrowError } from '../../../src/core/errors.js'
@@ -381,6 +382,35 @@ describe('DnsResolver', () => {
     const { net, look } = setup((q, s, via) => (q.additionalCount > 0 ? reply(q, { rcode: DnsRcode.FORMERR }) : basic(q, s, via)))
     expect(await look('www.example.com', 4)).toEqual(['192.0.2.1', '192.0.2.2'])
     expect(net.sent.map((s) => s.q.additionalCount)).toEqual([1, 0])
+  })
+
+  it('survives CNAME loops and random answer sections (fast-check)', async () => {
+    const loop = setup((q) =>
+      reply(q, {
+        answers: [rr(q.questions[0].name, DnsType.CNAME, 60, 'b.test'), rr('b.test', DnsType.CNAME, 60, q.questions[0].name)],
+      }),
+    )
+    expect((await rejection(loop.look('a.test', 4))).code).toBe('ENOTFOUND')
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: 3 }), async (junk, rcode) => {
+        const { look } = setup((q) => {
+          const head = reply(q, { rcode })
+          // header claims one more answer; the bytes after the question are attacker-controlled
+          const b = new Uint8Array(head.length + junk.length)
+          b.set(head)
+          b.set(junk, head.length)
+          b[7] = 1
+          return b
+        }, { attempts: 1, servers: ['10.0.0.53'] })
+        try {
+          const out = await look('x.test', 0)
+          for (const a of out) expect(a).toMatch(/^[0-9.]+$|:/)
+        } catch (e) {
+          expect(['ENOTFOUND', 'ETIMEDOUT']).toContain((e as BurrowError).code)
+        }
+      }),
+      { numRuns: 150 },
+    )
   })
 
   it('reports no servers and invalid names as ENOTFOUND', async () => {
