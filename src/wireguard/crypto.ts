@@ -136,13 +136,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length
 }
 
-/** Standard base64 of exactly 32 bytes (44 chars, one '=' pad), or null. */
-export function decodeKey(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text)) return null
-  const b = Buffer.from(text, 'base64')
-  return b.length === KEY_LEN ? new Uint8Array(b) : null
-}
-
+/** Key text as `wg` prints it (standard base64); parsing lives in config/wgquick.ts parseWgKey. */
 export function encodeKey(raw: Uint8Array): string {
   return Buffer.from(raw).toString('base64')
 }

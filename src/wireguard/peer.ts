@@ -541,11 +541,8 @@ export class Peer {
     this.sendStaged()
   }
 
+  /** A cookie reply to our last initiation or response (the generator checks it against our last mac1). */
   acceptCookieReply(reply: CookieReply): void {
-    if (this.phase !== HandshakePhase.INITIATION_SENT || reply.receiver !== this.hsIndex) {
-      this.host.counters.inc('wireguard.unexpected_cookie')
-      return
-    }
     if (!this.cookie.consumeReply(reply)) this.host.counters.inc('wireguard.bad_cookie')
     else this.host.counters.inc('wireguard.cookie_rx')
   }

@@ -387,8 +387,9 @@ export class WireGuardTunnel extends EventEmitter implements Tunnel, PeerHost {
       case MessageType.COOKIE_REPLY: {
         const m = parseCookieReply(msg, 0, msg.length)
         if (!m) return this.counters.inc('wireguard.truncated')
+        // the receiver is our initiation's index, or our response's (already a `next` keypair)
         const e = this.indexes.get(m.receiver)
-        if (!e || e.keypair) return this.counters.inc('wireguard.unknown_index')
+        if (!e) return this.counters.inc('wireguard.unknown_index')
         e.peer.acceptCookieReply(m)
         return
       }

@@ -99,4 +99,24 @@ describe('under load', () => {
     await r.client.close()
     await r.server.close()
   })
+
+  it('an initiator under load sends a cookie reply to the response; the responder uses it next time', async () => {
+    let load = true
+    const r = makeRig({ clientOpts: { isUnderLoad: () => load } })
+    r.net.logging = true
+    await r.server.start()
+    const p = r.client.start()
+    await new Promise((res) => setImmediate(res))
+    r.clock.advance(10)
+    expect(r.net.log.map((d) => d.data[0])).toEqual([MessageType.HANDSHAKE_INITIATION, MessageType.HANDSHAKE_RESPONSE, MessageType.COOKIE_REPLY])
+    expect(r.server.counters.get('wireguard.cookie_rx')).toBe(1)
+    r.clock.advance(5_400) // retransmitted initiation; the new response carries mac2
+    await p
+    const responses = r.net.log.filter((d) => d.data[0] === MessageType.HANDSHAKE_RESPONSE)
+    expect(responses.length).toBe(2)
+    expect(hex(responses[1].data.subarray(76))).not.toBe('0'.repeat(32))
+    load = false
+    await r.client.close()
+    await r.server.close()
+  })
 })
