@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// burrow-proxy command line. The only module that touches process.* (argv, signals, exit).
+import { consoleLogger } from '../core/log.js'
+import { parseArgs, UsageError, type CliOptions } from './options.js'
+import { startSession } from './session.js'
+import { demoSelfCheck, startDemo } from './demo.js'
+
+const status = (line: string) => process.stdout.write(`burrow-proxy: ${line}\n`)
+
+function onSignals(close: () => Promise<void>): void {
+  let closing = false
+  const handler = (sig: string) => {
+    if (closing) process.exit(130)
+    closing = true
+    status(`${sig}: shutting down`)
+    close().then(
+      () => process.exit(0),
+      (e: Error) => {
+        process.stderr.write(`burrow-proxy: error while closing: ${e.message}\n`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', () => handler('SIGINT'))
+  process.on('SIGTERM', () => handler('SIGTERM'))
+}
+
+async function main(argv: string[]): Promise<number> {
+  let o: CliOptions | 'exit'
+  try {
+    o = await parseArgs(argv)
+  } catch (e) {
+    process.stderr.write(`burrow-proxy: ${(e as Error).message}\nTry burrow-proxy --help\n`)
+    return 2
+  }
+  if (o === 'exit') return 0
+  const log = consoleLogger(o.verbose)
+  for (const w of o.warnings) log.warn(w)
+
+  if (o.command === 'demo') {
+    const d = await startDemo(o, log, status)
+    onSignals(() => d.close())
+    try {
+      for (const l of await demoSelfCheck(d)) status(l)
+    } catch (e) {
+      await d.close()
+      throw e
+    }
+    if (o.once) {
+      await d.close()
+      return 0
+    }
+    status('demo running; press Ctrl-C to stop')
+    return -1
+  }
+
+  const ac = new AbortController()
+  let closeFn: () => Promise<void> = async () => ac.abort()
+  onSignals(() => closeFn())
+  const s = await startSession(o, o.config!, log, status, ac.signal)
+  closeFn = () => s.close()
+  return -1
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code)
+  },
+  (e: Error & { code?: string }) => {
+    process.stderr.write(`burrow-proxy: ${e.message}${e.code && !e.message.includes(e.code) ? ` (${e.code})` : ''}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,104 @@
+// The in-process API: open a tunnel from a config file (or a ready Tunnel), put the userspace
+// netstack on it and hand out sockets, an undici dispatcher, UDP, listeners and port forwards.
+import type { Duplex } from 'node:stream'
+import { Agent, type Dispatcher } from 'undici'
+import { RealClock, type Clock } from '../core/clock.js'
+import { Counters } from '../core/counters.js'
+import { silentLogger, type Logger } from '../core/log.js'
+import type { Tunnel, TunnelInfo } from '../tunnel/types.js'
+import { NetStack } from '../netstack/stack.js'
+import type { TcpConn, TcpListener, UdpSocket } from '../netstack/api.js'
+import { connectSocket } from '../netstack/socket.js'
+import { dialConnector } from './connector.js'
+import { NetstackDialer } from './netstack-dialer.js'
+import { loadTunnel, type TunnelKind } from './load-config.js'
+import type { TcpTuning } from '../netstack/tcp/config.js'
+
+export interface OpenTunnelOptions {
+  /** Path to an OpenVPN .ovpn or WireGuard wg-quick .conf file, or a Tunnel you constructed. */
+  config: string | Tunnel
+  /** DNS servers inside the tunnel; overrides the configured/pushed ones. */
+  dns?: string[]
+  logger?: Logger
+  clock?: Clock
+  signal?: AbortSignal
+  /** TCP tuning for the netstack (buffers, congestion control). */
+  tcp?: Partial<TcpTuning>
+}
+
+export interface BurrowTunnel {
+  readonly kind: TunnelKind | 'custom'
+  /** Addresses, routes, DNS and MTU of the tunnel (updated on reconnect). */
+  readonly info: TunnelInfo
+  readonly tunnel: Tunnel
+  readonly netstack: NetStack
+  readonly counters: Counters
+  /** The netstack as a proxy Dialer (names resolved by the VPN's DNS). */
+  readonly dialer: NetstackDialer
+  /** An undici Dispatcher: fetch(url, { dispatcher }) goes through the VPN. */
+  readonly dispatcher: Dispatcher
+  /** A net.Socket-compatible Duplex to host:port through the tunnel (names resolved inside). */
+  connect(opts: { host: string; port: number; signal?: AbortSignal; timeoutMs?: number }): Promise<Duplex>
+  /** A UDP socket on the tunnel address. */
+  udp(opts?: { localPort?: number; family?: 4 | 6 }): UdpSocket
+  /** Accept TCP connections from VPN peers on a tunnel port. */
+  listen(port: number, onConnection: (c: TcpConn) => void): TcpListener
+  close(): Promise<void>
+}
+
+export async function openTunnel(opts: OpenTunnelOptions): Promise<BurrowTunnel> {
+  const logger = opts.logger ?? silentLogger
+  const clock = opts.clock ?? new RealClock()
+  const counters = new Counters()
+  let tunnel: Tunnel
+  let kind: TunnelKind | 'custom' = 'custom'
+  if (typeof opts.config === 'string') {
+    const loaded = loadTunnel(opts.config, { logger, clock })
+    tunnel = loaded.tunnel
+    kind = loaded.kind
+  } else tunnel = opts.config
+  let info: TunnelInfo
+  try {
+    info = await tunnel.start(opts.signal)
+  } catch (e) {
+    await tunnel.close().catch(() => {})
+    throw e
+  }
+  const dnsServers = () => (opts.dns && opts.dns.length ? opts.dns : info.dns)
+  const netstack = new NetStack({
+    link: tunnel,
+    addresses: info.addresses,
+    clock,
+    counters,
+    logger,
+    tcp: opts.tcp,
+    dns: { servers: dnsServers(), searchDomains: info.searchDomains },
+  })
+  tunnel.on('up', (i) => {
+    if (i && typeof i === 'object') info = i as TunnelInfo
+  })
+  const dialer = new NetstackDialer(netstack, () => dnsServers().length > 0)
+  const agent = new Agent({ connect: dialConnector((h, p) => dialer.connect(h, p)), connections: 16 })
+  let closed = false
+  return {
+    kind,
+    get info() {
+      return info
+    },
+    tunnel,
+    netstack,
+    counters,
+    dialer,
+    dispatcher: agent,
+    connect: ({ host, port, signal, timeoutMs }) => connectSocket(netstack, host, port, { signal, timeoutMs }),
+    udp: (o) => netstack.openUdp(o),
+    listen: (port, onConnection) => netstack.listenTcp({ port }, onConnection),
+    async close() {
+      if (closed) return
+      closed = true
+      await agent.close().catch(() => {})
+      netstack.close()
+      await tunnel.close()
+    },
+  }
+}
