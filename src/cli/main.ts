@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // burrow-proxy command line. The only module that touches process.* (argv, signals, exit).
 import { consoleLogger } from '../core/log.js'
-import { parseArgs, UsageError, type CliOptions } from './options.js'
+import { parseArgs, type CliOptions } from './options.js'
 import { startSession } from './session.js'
 import { demoSelfCheck, startDemo } from './demo.js'
 
