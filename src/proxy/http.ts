@@ -174,8 +174,10 @@ export class HttpProxy {
 
   /** Serve an accepted client socket (its first bytes may have been unshifted back). */
   handle(sock: Socket): void {
-    // Ensure the socket is fully set up by the http server before any byte is parsed.
     this.server.emit('connection', sock)
+    // The sniffer paused the socket with the first bytes unshifted into its buffer: flowing mode
+    // delivers them to the parser through the 'data' listener node:http installed.
+    sock.resume()
   }
 
   /** Destroy the origin pool (client sockets belong to the caller). */

@@ -87,9 +87,9 @@ export function readN(s: net.Socket, n: number, ms = 5000): Promise<Buffer> {
     const onData = (c: Buffer) => {
       buf = Buffer.concat([buf, c])
       if (buf.length >= n) {
+        finish()
         const rest = buf.subarray(n)
         if (rest.length) s.unshift(rest)
-        finish()
       }
     }
     const onClose = () => finish(new Error(`closed after ${buf.length} of ${n} bytes`))
