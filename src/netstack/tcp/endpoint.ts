@@ -80,6 +80,7 @@ export class TcpEndpoint implements TcpConn {
   /** @internal */ pmtuMss = Infinity
   /** @internal */ readonly ourScale: number
   /** @internal */ synXmits = 0
+  /** @internal the last SYN / SYN-ACK was refused by the link */ synRefused = false
   /** @internal */ synSentAt = 0
   /** @internal */ rtoRetries = 0
   /** @internal */ lastRx = 0
@@ -293,6 +294,7 @@ export class TcpEndpoint implements TcpConn {
   /** The link accepts output again. */
   linkDrained(): void {
     if (this.synchronized()) this.flush()
+    else if (this.synRefused && (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECEIVED)) this.sendSyn()
   }
 
   info(): TcpInfo {

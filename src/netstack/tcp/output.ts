@@ -34,7 +34,12 @@ export function outputSyn(ep: TcpEndpoint): void {
   ep.synXmits++
   if (ep.synXmits === 1) ep.synSentAt = now
   if (synAck) ep.lastAckSent = ep.rcv.nxt
-  ep.host.output(ep.tuple, seg)
+  if (!ep.host.output(ep.tuple, seg)) {
+    // refused by the link: resend on linkDrained() (or the retransmission timer)
+    ep.synRefused = true
+    ep.synXmits--
+    ep.host.counters.inc('tcp.output_refused')
+  } else ep.synRefused = false
   ep.rtxTimer.arm(now + ep.snd.rtt.rto)
 }
 

@@ -160,3 +160,17 @@ describe('rstForUnmatched (RFC 9293 §3.10.7.1)', () => {
     expect(rstForUnmatched(mkSeg({ flags: 'RA', seq: 1, ack: 2 }))).toBeNull()
   })
 })
+
+describe('link backpressure during the handshake', () => {
+  it('a refused SYN is sent again on linkDrained()', () => {
+    const clock = new FakeClock(0)
+    const host = new FakeHost(clock)
+    host.linkOk = false
+    const { endpoint: ep } = TcpEndpoint.connect(host, tuple())
+    expectNone(host)
+    host.linkOk = true
+    clock.advance(10)
+    ep.linkDrained()
+    expectOut(host, { flags: 'S' })
+  })
+})
