@@ -257,3 +257,29 @@ describe('down and recovery', () => {
     await r.server.close()
   })
 })
+
+describe('hostile input', () => {
+  it('random datagrams of every type never throw and never deliver', async () => {
+    const fc = (await import('fast-check')).default
+    const r = makeRig()
+    await startRig(r)
+    const from = { address: '203.0.113.9', port: 4444 }
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.uint8Array({ maxLength: 200 }), fc.boolean(), (type, body, exact) => {
+        const len = exact ? [0, 148, 92, 64, 32, 0][type] : body.length + 4
+        const d = new Uint8Array(len)
+        if (len >= 4) d.set(body.subarray(0, len - 4), 4)
+        if (len > 0) d[0] = type
+        r.server.receive(d, from)
+        r.client.receive(d, from)
+      }),
+      { numRuns: 500 },
+    )
+    r.clock.advance(10)
+    expect(r.serverRx.length + r.clientRx.length).toBe(0)
+    const dropped = Object.entries(r.server.counters.snapshot()).filter(([k]) => /truncated|bad_|unknown_/.test(k))
+    expect(dropped.reduce((a, [, v]) => a + v, 0)).toBeGreaterThan(400)
+    await r.client.close()
+    await r.server.close()
+  })
+})
