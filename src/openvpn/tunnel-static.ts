@@ -75,7 +75,11 @@ export class OpenVpnStaticTunnel implements Tunnel {
   readonly counters: Counters
   private readonly crypto: StaticKeyCrypto
   private readonly pid: PacketIdSend
-  private readonly replay: ReplayWindow
+  private replay: ReplayWindow
+  /** Authentic packets refused by the replay check since the last accepted one. */
+  private replayOnly = 0
+  /** Whether the current session received any authentic packet. */
+  private gotPacket = false
   private readonly clock: Clock
   private readonly log: Logger
   private readonly connectFn: (remote: StaticRemote, signal: AbortSignal) => Promise<Transport>
@@ -269,6 +273,7 @@ export class OpenVpnStaticTunnel implements Tunnel {
     const now = this.clock.now()
     this.lastRecv = now
     this.lastSent = now
+    this.gotPacket = false
     this.up = true
     this.emit('up', this._info)
     if (this.role === 'client') this.sendControl(PING_MAGIC) // let the server learn our address now
@@ -313,9 +318,12 @@ export class OpenVpnStaticTunnel implements Tunnel {
     const v = this.replay.test(o.id, o.time, now)
     if (v !== ReplayVerdict.OK) {
       this.counters.inc(v === ReplayVerdict.REPLAY ? 'openvpn.replay' : v === ReplayVerdict.TIME_BACKTRACK ? 'openvpn.time_backtrack' : v === ReplayVerdict.STALE ? 'openvpn.stale' : 'openvpn.bad_packet_id')
+      this.replayOnly++
       return
     }
     this.replay.add(o.id, o.time, now)
+    this.replayOnly = 0
+    this.gotPacket = true
     this.lastRecv = now
     if (isListenTransport(t)) t.confirmPeer()
     const p = o.payload
@@ -422,7 +430,19 @@ export class OpenVpnStaticTunnel implements Tunnel {
     if (nextRemote) this.remoteIdx = (this.remoteIdx + 1) % this.remotes.length
     this.emit('reconnecting', reason)
     this.pid.restart()
-    this.reconnecting = this.connectLoop()
+    if (this.replayOnly > 0) {
+      // Only authentic-but-"replayed" packets arrived during the silence: the server restarted
+      // and reuses a (time, id) range we already saw (a restart within the same second).
+      // OpenVPN itself resets its replay state on every restart; we do it only in this case.
+      this.log.warn('openvpn: server restarted with an old packet-id time; resetting the replay window')
+      this.counters.inc('openvpn.replay_reset')
+      this.replay = new ReplayWindow(this.params.replayWindow ?? 64, this.params.replayTime ?? 15)
+      this.replayOnly = 0
+    }
+    // Pause like OpenVPN's connect-retry unless the lost session was alive (fast recovery).
+    const pause = this.gotPacket ? 0 : Math.min((this.params.connectRetryMaxDelay ?? 300) * 1000, (this.params.connectRetry ?? 1) * 1000)
+    this.reconnecting = (pause > 0 ? this.sleep(pause) : Promise.resolve())
+      .then(() => this.connectLoop())
       .then((t) => {
         this.reconnecting = undefined
         if (this.closing) return t.close()

@@ -1,7 +1,8 @@
 // UDP transport to a VPN server (RFC 768) over a *connected* dgram socket: the kernel delivers
 // only datagrams from the connected peer (connect(2) on UDP), so spoofed sources never reach the
 // tunnel. Backpressure: send() returns false while the socket's send queue is above a threshold,
-// and onDrain fires when it has emptied.
+// and onDrain fires when it has emptied. ICMP unreachable errors (RFC 1122 §4.1.3.3) are counted,
+// not fatal.
 
 import { createSocket, type Socket } from 'node:dgram'
 import { asBuffer } from '../core/bytes.js'
@@ -46,7 +47,16 @@ export class UdpTransport implements Transport {
       this.counters.inc('udp.rx')
       this.rx?.(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength))
     })
-    sock.on('error', (err) => this.fail(err))
+    sock.on('error', (err) => {
+      // ICMP errors reported on a connected socket (port/host unreachable) are transient for
+      // a datagram tunnel: like OpenVPN, keep the socket and let ping-restart decide.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN') {
+        this.counters.inc('udp.icmp_error')
+        return
+      }
+      this.fail(err)
+    })
     sock.on('close', () => this.fail())
   }
 

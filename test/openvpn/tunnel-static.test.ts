@@ -147,6 +147,39 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
     expect(server.counters.get('openvpn.replay') + server.counters.get('openvpn.time_backtrack')).toBe(0)
   })
 
+  it('a server restarted within the same second (reused packet-id time) is recovered by ping-restart', async () => {
+    const clock = new FakeClock(0)
+    const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
+    const W = 1_700_000_123
+    const mk = async (port = 0) => {
+      const s = createOpenVpnStaticServer(serverParamsFromClient(base), { proto: 'udp', port }, { nowSec: () => W })
+      await s.start()
+      s.attach((p) => s.send(p), () => {})
+      return s
+    }
+    let server = await mk()
+    const port = server.port
+    const rx: Uint8Array[] = []
+    const client = new OpenVpnStaticTunnel({ ...base, pingRestart: 5, remotes: [{ host: '127.0.0.1', port, proto: 'udp' }] }, { clock })
+    closers.push(() => client.close())
+    client.attach((p) => rx.push(p), () => {})
+    await client.start()
+    for (let i = 0; i < 3; i++) client.send(pkt(10, i))
+    await until(() => rx.length === 3)
+    await server.close()
+    server = await mk(port)
+    closers.push(() => server.close())
+    client.send(pkt(10, 9))
+    await until(() => client.counters.get('openvpn.replay') >= 1)
+    expect(rx.length).toBe(3)
+    clock.advance(5000)
+    await until(() => client.counters.get('openvpn.replay_reset') === 1)
+    await until(() => {
+      client.send(pkt(10, 10))
+      return rx.length >= 4
+    })
+  })
+
   it('tcp: reconnects after the server side resets, retrying with backoff until it is back', async () => {
     const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
     const counters = new Counters()
