@@ -59,15 +59,15 @@ describe.skipIf(!which('openssl'))('TLS over the control channel', () => {
   /** Run our client against a node TLS server joined by in-memory duplexes. */
   async function handshake(creds: TlsCredentials, server: { cert: string; key: string; maxVersion?: tls.SecureVersion }): Promise<{ version: string | null; clientCert?: string }> {
     // the client writes its ClientHello synchronously from startTlsClient: the server side must exist first
-    let client: ReturnType<typeof startTlsClient> | undefined
+    const ref: { c?: ReturnType<typeof startTlsClient> } = {}
     const srvSide = new Duplex({
       read() {},
       write(chunk, _e, cb) {
-        client!.duplex.feed(new Uint8Array(chunk))
+        ref.c!.duplex.feed(new Uint8Array(chunk))
         cb()
       },
     })
-    client = startTlsClient(creds, (b) => srvSide.push(Buffer.from(b)))
+    const client = (ref.c = startTlsClient(creds, (b) => srvSide.push(Buffer.from(b))))
     const srv = new tls.TLSSocket(srvSide, {
       isServer: true,
       secureContext: tls.createSecureContext({ cert: server.cert, key: server.key, ca: pem['ca.crt'], maxVersion: server.maxVersion }),
