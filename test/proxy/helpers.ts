@@ -1,6 +1,6 @@
 // Loopback fixtures for the proxy tests: origin servers, raw socket helpers and fake dialers.
 
-import http from 'node:http'
+import type http from 'node:http'
 import net from 'node:net'
 import dgram from 'node:dgram'
 import type { Duplex } from 'node:stream'
