@@ -15,6 +15,10 @@ export interface TcpSocketOptions {
   allowHalfOpen?: boolean
   /** Clock for setTimeout() idle timers (default: real time). */
   clock?: Clock
+  /**
+   * Readable buffer before the TcpConn is paused (default 256 KiB). Each pause/resume cycle
+   * costs the stack one timer turn (≥ 1 ms on a real clock), so a small value caps throughput.
+   */
   readableHighWaterMark?: number
   writableHighWaterMark?: number
 }
@@ -55,7 +59,7 @@ export class TcpSocket extends Duplex {
   ) {
     super({
       allowHalfOpen: opts.allowHalfOpen ?? true,
-      readableHighWaterMark: opts.readableHighWaterMark,
+      readableHighWaterMark: opts.readableHighWaterMark ?? 256 * 1024,
       writableHighWaterMark: opts.writableHighWaterMark,
     })
     this.clock = opts.clock ?? new RealClock()
@@ -164,6 +168,11 @@ export class TcpSocket extends Duplex {
 
   get timeout(): number | undefined {
     return this.idleMs || undefined
+  }
+
+  /** net.Socket.resetAndDestroy(): abort with RST (destroy() does the same here). */
+  resetAndDestroy(): this {
+    return this.destroy()
   }
 
   ref(): this {
