@@ -55,6 +55,8 @@ export interface TcpInfo {
   retransmits: number
   fastRecoveries: number
   timeouts: number
+  /** Loss events undone by Eifel detection (RFC 3522). */
+  spuriousRecoveries: number
   sack: boolean
   timestamps: boolean
   sndScale: number
@@ -313,6 +315,7 @@ export class TcpEndpoint implements TcpConn {
       retransmits: s.retransmits,
       fastRecoveries: s.fastRecoveries,
       timeouts: s.timeouts,
+      spuriousRecoveries: s.spuriousRecoveries,
       sack: s.sackOk,
       timestamps: this.tsOk,
       sndScale: s.scale,

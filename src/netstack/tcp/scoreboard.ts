@@ -19,6 +19,14 @@ export interface SentSeg {
 
 export const DUP_THRESH = 3
 
+/**
+ * A delivered retransmitted segment tells us its send time only if the delivery came at least
+ * min_RTT after the retransmission; sooner, it was probably the original (RFC 8985 §6.2 step 2).
+ */
+function unambiguous(s: SentSeg, now: number, minRtt: number): boolean {
+  return s.xmits === 1 || now - s.sentAt >= minRtt
+}
+
 export class Scoreboard {
   segs: SentSeg[] = []
   head = 0
@@ -75,7 +83,7 @@ export class Scoreboard {
   }
 
   /** Cumulative ACK up to offset `ack`. Returns the newest send time among fully acked segments (-1 if none) and whether any acked one was retransmitted. */
-  ackTo(ack: number, out: { newestSent: number; anyRetrans: boolean; firstSentAt: number }): void {
+  ackTo(ack: number, out: { newestSent: number; anyRetrans: boolean; firstSentAt: number }, now = 0, minRtt = 0): void {
     out.newestSent = -1
     out.anyRetrans = false
     out.firstSentAt = -1
@@ -87,7 +95,7 @@ export class Scoreboard {
         if (this.head < this.lossHint && s.sacked) this.sackedBelowHint -= s.end - s.start
         if (s.xmits > 1) out.anyRetrans = true
         else if (!s.sacked && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
-        if (!s.sacked && s.sentAt > out.newestSent) out.newestSent = s.sentAt
+        if (!s.sacked && s.sentAt > out.newestSent && unambiguous(s, now, minRtt)) out.newestSent = s.sentAt
         if (out.firstSentAt < 0) out.firstSentAt = s.sentAt
         s.acked = true
         this.head++
@@ -135,7 +143,7 @@ export class Scoreboard {
   }
 
   /** Mark segments fully inside [l, r) SACKed. Returns newest send time among newly SACKed (-1 if none). */
-  markSacked(l: number, r: number): number {
+  markSacked(l: number, r: number, now = 0, minRtt = 0): number {
     let newest = -1
     const segs = this.segs
     for (let i = this.lowerBound(l); i < segs.length && segs[i].start < r; i++) {
@@ -146,7 +154,7 @@ export class Scoreboard {
       s.sacked = true
       this.account(s, 1)
       if (i < this.lossHint) this.sackedBelowHint += s.end - s.start
-      if (s.sentAt > newest) newest = s.sentAt
+      if (s.sentAt > newest && unambiguous(s, now, minRtt)) newest = s.sentAt
       if (s.end > this.highSacked) this.highSacked = s.end
     }
     return newest
@@ -226,6 +234,23 @@ export class Scoreboard {
     }
     this.rtxHint = segs.length
     return undefined
+  }
+
+  /** Spurious loss event: forget every lost / retransmitted mark (RFC 4015 response). */
+  undoLost(): void {
+    const segs = this.segs
+    for (let i = this.head; i < segs.length; i++) {
+      const s = segs[i]
+      if (s.sacked || (!s.lost && !s.retrans)) continue
+      this.account(s, -1)
+      s.lost = false
+      s.retrans = false
+      this.account(s, 1)
+    }
+    this.rtxList.length = 0
+    this.lossHint = this.head
+    this.sackedBelowHint = 0
+    this.rtxHint = this.head
   }
 
   /** Tail loss probe (RFC 8985 §7.3): the last segment is sent again without being marked lost. */

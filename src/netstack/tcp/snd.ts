@@ -59,6 +59,11 @@ export class Sender {
   /** D-SACKs received; reordering-window multiplier (RFC 8985 §6.2). */
   dsacks = 0
   reoMult = 1
+  private undoCwnd = 0
+  private undoSsthresh = 0
+  /** Time of the loss event that may be undone (−1: none). */
+  private undoAt = -1
+  spuriousRecoveries = 0
   /** Stats */
   retransmits = 0
   fastRecoveries = 0
@@ -146,17 +151,22 @@ export class Sender {
         }
         if (hi <= this.una || hi > this.nxt || lo >= hi) continue
         if (lo < this.una) lo = this.una
-        const t = this.sb.markSacked(lo, hi)
+        const t = this.sb.markSacked(lo, hi, now, this.rtt.minRtt)
         if (t > delivered) delivered = t
       }
     }
     if (ackOff > this.una) {
       const acked = ackOff - this.una
       this.lastAcked = acked
-      this.sb.ackTo(ackOff, this.ackInfo)
+      this.sb.ackTo(ackOff, this.ackInfo, now, this.rtt.minRtt)
       if (this.ackInfo.newestSent > delivered) delivered = this.ackInfo.newestSent
       this.una = ackOff
       this.buf.release(Math.min(ackOff, this.buf.end))
+      // Eifel detection (RFC 3522) with the RFC 4015 response: the ACK echoes a timestamp from
+      // before the loss event, so the original transmission arrived: undo the reduction
+      if ((this.inRecovery || this.inLoss) && this.undoAt >= 0 && rttSample >= 0 && now - rttSample < this.undoAt) {
+        this.undo()
+      }
       if (rttSample >= 0) this.rtt.sample(rttSample)
       else if (this.timedEnd >= 0 && ackOff >= this.timedEnd) {
         this.rtt.sample(now - this.timedAt)
@@ -197,7 +207,24 @@ export class Sender {
   /** Bytes newly acknowledged by the last onAck(). */
   lastAcked = 0
 
+  private saveUndo(now: number): void {
+    this.undoCwnd = this.cc.cwnd
+    this.undoSsthresh = this.cc.ssthresh
+    this.undoAt = now
+  }
+
+  private undo(): void {
+    this.cc.cwnd = Math.max(this.cc.cwnd, this.undoCwnd)
+    this.cc.ssthresh = Math.max(this.cc.ssthresh, this.undoSsthresh)
+    this.inRecovery = this.inLoss = false
+    this.renoDup = 0
+    this.undoAt = -1
+    this.sb.undoLost()
+    this.spuriousRecoveries++
+  }
+
   private enterRecovery(now: number): void {
+    this.saveUndo(now)
     this.inRecovery = true
     this.fastRecoveries++
     this.recover = this.nxt
@@ -209,6 +236,7 @@ export class Sender {
   /** Retransmission timeout (RFC 6298 §5.4–5.6, RFC 6675 §5.1). */
   onRto(now: number): void {
     this.timeouts++
+    if (!this.inLoss) this.saveUndo(now)
     this.cc.onRto(now, this.pipe)
     this.sb.markAllLost()
     this.inLoss = true

@@ -211,3 +211,42 @@ describe('tail loss probe and D-SACK', () => {
     expect(c.ep.snd.dsacks).toBe(1)
   })
 })
+
+describe('spurious recovery undo (RFC 3522 / 4015)', () => {
+  it('an ACK echoing the original transmission restores cwnd', () => {
+    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    const segs = c.host.out.splice(0)
+    expect(segs.length).toBe(10)
+    const t0 = segs[0].options.tsVal!
+    c.clock.advance(20)
+    c.peer({ flags: 'A', seq: P, ack: I, options: { tsVal: 101, tsEcr: t0, sack: [[I + 1000, I + 4000]] } })
+    expect(c.ep.info().fastRecoveries).toBe(1)
+    expect(c.ep.info().cwnd).toBe(7000)
+    const rtx = c.host.out.splice(0).filter((s) => s.seq === I)
+    expect(rtx.length).toBe(1)
+    expect(rtx[0].options.tsVal).toBe((t0 + 20) >>> 0)
+    c.clock.advance(5)
+    // the original head arrives late: the cumulative ACK echoes its timestamp
+    c.peer({ flags: 'A', seq: P, ack: I + 4000, options: { tsVal: 102, tsEcr: t0 } })
+    const info = c.ep.info()
+    expect(info.spuriousRecoveries).toBe(1)
+    expect(info.cwnd).toBeGreaterThanOrEqual(10_000)
+    expect(c.ep.snd.inRecovery).toBe(false)
+  })
+
+  it('an ACK echoing the retransmission keeps the reduction', () => {
+    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    const t0 = c.host.out.splice(0)[0].options.tsVal!
+    c.clock.advance(20)
+    c.peer({ flags: 'A', seq: P, ack: I, options: { tsVal: 101, tsEcr: t0, sack: [[I + 1000, I + 4000]] } })
+    c.host.out.length = 0
+    c.clock.advance(20)
+    c.peer({ flags: 'A', seq: P, ack: I + 4000, options: { tsVal: 102, tsEcr: (t0 + 20) >>> 0 } })
+    expect(c.ep.info().spuriousRecoveries).toBe(0)
+    expect(c.ep.info().cwnd).toBeLessThan(10_000)
+  })
+})
