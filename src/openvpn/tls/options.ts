@@ -1,6 +1,8 @@
 // TLS-mode client settings from a parsed .ovpn (openvpn(8) "TLS Mode Options", "Data Channel
 // Encryption Options", "Client Options"): validates the TLS directives the generic parser kept
 // (src/config/ovpn.ts tlsDirectives / tlsFiles) and resolves defaults the way OpenVPN 2.6 does.
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { ConfigError, BurrowError, ErrorCode } from '../../core/errors.js'
 import type { OvpnConfig, OvpnDirective, OvpnRemote } from '../../config/ovpn.js'
 import type { Cidr } from '../../tunnel/types.js'
@@ -160,6 +162,15 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; 
         break
       case 'route-nopull':
         s.routeNopull = true
+        break
+      case 'askpass':
+        if (extra.askpass !== undefined) break
+        if (!a[0]) throw err(d, 'no passphrase file given and no interactive prompt available here; use askpass FILE')
+        try {
+          creds.passphrase = readFileSync(isAbsolute(a[0]) ? a[0] : resolve(dirname(cfg.file), a[0]), 'utf8').split(/\r?\n/)[0]
+        } catch (e) {
+          throw err(d, `cannot read ${a[0]}: ${(e as Error).message}`)
+        }
         break
       case 'key-method':
         if (a[0] !== '2') throw err(d, 'only key-method 2 exists in OpenVPN 2.6')
