@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { FakeClock } from '../../src/core/clock.js'
 import { createLossyLink, type LossyLinkOptions } from '../../src/netstack/sim/lossy-link.js'
 
@@ -110,5 +111,46 @@ describe('LossyLinkPair', () => {
     expect(runs[0].digest).toMatch(/^\d+:[0-9a-f]{8}$/)
     const dirs = new Set(runs[0].trace.map((e) => e[1]))
     expect(dirs).toEqual(new Set(['a>b', 'b>a']))
+  })
+
+  it('conserves packets and keeps each one intact whatever the settings (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.nat(),
+          loss: fc.double({ min: 0, max: 1, noNaN: true }),
+          duplicate: fc.double({ min: 0, max: 1, noNaN: true }),
+          reorder: fc.double({ min: 0, max: 1, noNaN: true }),
+          delayMs: fc.nat({ max: 50 }),
+          jitterMs: fc.nat({ max: 20 }),
+          bandwidth: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 5000 })),
+          queueBytes: fc.integer({ min: 100, max: 100_000 }),
+        }),
+        fc.array(fc.integer({ min: 1, max: 1600 }), { maxLength: 200 }),
+        (opts, sizes) => {
+          const { clock, l, atB } = rig({ ...opts, mtu: 1500 })
+          const seen: Uint8Array[] = []
+          l.b.attach(
+            (p) => seen.push(p),
+            () => {},
+          )
+          sizes.forEach((n, i) => {
+            const p = new Uint8Array(n)
+            p.fill(i & 0xff)
+            l.a.send(p)
+            clock.advance(0.3)
+          })
+          clock.runAll()
+          const s = l.a.stats
+          expect(atB).toHaveLength(0) // rx replaced above
+          expect(s.sent).toBe(sizes.length)
+          expect(s.delivered).toBe(s.sent - s.lost - s.tailDropped - s.oversize + s.duplicated)
+          expect(seen).toHaveLength(s.delivered)
+          for (const p of seen) expect(p.every((x) => x === p[0])).toBe(true)
+          expect(l.a.queuedBytes).toBe(0)
+        },
+      ),
+      { numRuns: 200 },
+    )
   })
 })
