@@ -1,6 +1,9 @@
 // netstack↔Linux vs Linux↔Linux over the same tunbridge path (test/harness/tunbridge.c), single
-// TCP stream, download direction (Linux sends), measured back to back in one run with the same
-// impairment seed. Rows: lossless (0 ms) and 50 ms RTT (25 ms each way) + 1 % loss per direction.
+// TCP stream, measured back to back in one run with the same impairment seed. Rows: lossless
+// (0 ms) and 50 ms RTT (25 ms each way) + 1 % loss per direction. Download: Linux sends in both
+// runs, so the rows compare receivers (ACK/SACK/window behaviour). Upload: the netstack's own
+// congestion control against a Linux sender's (bbr is the default here; reno is the loss-based
+// comparison a non-initial namespace may select).
 import { existsSync } from 'node:fs'
 import { run, which } from '../test/harness/netns.js'
 import { createTunPath } from '../test/harness/tunpath.js'
@@ -37,6 +40,7 @@ function scenarios(quick: boolean): Scenario[] {
     // the peer namespace, uses the namespace default).
     { dir: 'upload', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
     { dir: 'upload', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
+    { dir: 'upload', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
   ]
 }
 
@@ -45,7 +49,9 @@ let nextIndex = 20
 async function measure(ctx: BenchContext, s: Scenario, who: 'linux' | 'netstack', seed: number): Promise<Transfer> {
   const path = await createTunPath({ prefix: 'bpn', index: nextIndex++, mode: who === 'linux' ? 'linux' : 'stdio', impair: s.impair, seed })
   try {
-    if (s.cc) path.ns.exec('sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${s.cc}`])
+    // The Linux sender: path.ns for downloads, path.peer for Linux↔Linux uploads.
+    const senderNs = s.dir === 'download' ? path.ns : path.peer
+    if (s.cc && senderNs) senderNs.exec('sysctl', ['-qw', `net.ipv4.tcp_congestion_control=${s.cc}`])
     const { addrs } = path
     const stack =
       who === 'netstack'
@@ -96,7 +102,7 @@ export const tunPathBench: BenchModule = {
     const defaultCc = run('sysctl', ['-n', 'net.ipv4.tcp_congestion_control'], { allowFail: true }).trim() || '?'
     for (const s of scenarios(ctx.quick)) {
       seed++
-      const label = s.dir === 'download' ? `${s.label}, sender ${s.cc ?? defaultCc}` : `${s.label}, Linux baseline ${defaultCc}`
+      const label = s.dir === 'download' ? `${s.label}, sender ${s.cc ?? defaultCc}` : `${s.label}, baseline sender ${s.cc ?? defaultCc}`
       const lin = await measure(ctx, s, 'linux', seed)
       const linMbps = mbitPerSec(lin.bytes, lin.ms)
       ctx.log(`Linux↔Linux ${s.dir} ${s.label}: ${(lin.bytes / 1e6).toFixed(0)} MB in ${(lin.ms / 1000).toFixed(1)} s`)
