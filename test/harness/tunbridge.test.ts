@@ -132,5 +132,13 @@ describe.skipIf(skip)('tunbridge', () => {
     expect(reply).toBeDefined()
     expect([...reply!.subarray(12, 16)].join('.')).toBe(linux4)
     expect([...reply!.subarray(16, 20)].join('.')).toBe(far4)
+    // Closing stdin ends the bridge (and with it the TUN device), printing its counters.
+    const exited = new Promise<number | null>((r) => path!.bridge.child.once('exit', (code) => r(code)))
+    path.bridge.child.stdin!.end()
+    expect(await exited).toBe(0)
+    const st = await path.bridge.stats()
+    expect(st.b2a.rx).toBeGreaterThan(0)
+    expect(st.b2a.tx).toBe(st.b2a.rx)
+    expect(path.ns.exec('ip', ['-o', 'link'])).not.toContain(path.bridge.dev)
   })
 })
