@@ -131,17 +131,18 @@ export class HttpProxy {
   private readonly log: Logger
   private readonly via: string
   private readonly connectTimeoutMs: number
+  private readonly clientHeadersTimeoutMs: number
 
   constructor(private readonly opts: HttpProxyOptions) {
     this.dialer = opts.dialer
     this.log = opts.logger
     this.via = `1.1 ${opts.via ?? 'burrow-proxy'}`
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000
-    this.server = http.createServer({
-      requestTimeout: 0, // long uploads are legitimate; idle sockets are handled by timeouts below
-      headersTimeout: opts.clientHeadersTimeoutMs ?? 30_000,
-      keepAliveTimeout: opts.clientKeepAliveMs ?? 30_000,
-    })
+    this.clientHeadersTimeoutMs = opts.clientHeadersTimeoutMs ?? 30_000
+    // node:http enforces headersTimeout/requestTimeout only for servers it listens with itself; the
+    // sockets here are handed over, so the first request head is timed with socket.setTimeout in
+    // handle(), and idle keep-alive connections by keepAliveTimeout (also a socket timeout).
+    this.server = http.createServer({ requestTimeout: 0, keepAliveTimeout: opts.clientKeepAliveMs ?? 30_000 })
     this.server.on('request', (req, res) => this.onRequest(req, res))
     this.server.on('connect', (req: IncomingMessage, sock: Duplex, head: Buffer) =>
       this.onConnect(req, sock as Socket, head),
@@ -178,6 +179,9 @@ export class HttpProxy {
     // The sniffer paused the socket with the first bytes unshifted into its buffer: flowing mode
     // delivers them to the parser through the 'data' listener node:http installed.
     sock.resume()
+    // Cleared when the head is complete (onRequest/onConnect/onUpgrade); on expiry node:http
+    // destroys the socket (no 'timeout' listener on the server).
+    sock.setTimeout(this.clientHeadersTimeoutMs)
   }
 
   /** Destroy the origin pool (client sockets belong to the caller). */
@@ -251,6 +255,7 @@ export class HttpProxy {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    req.socket.setTimeout(0)
     if (!this.authorized(req)) return this.fail(res, 407, 'proxy authentication required')
     const target = req.url ?? ''
     if (target.startsWith('/') || target === '*')
@@ -318,6 +323,7 @@ export class HttpProxy {
   }
 
   private onConnect(req: IncomingMessage, sock: Socket, head: Buffer): void {
+    sock.setTimeout(0)
     if (!this.authorized(req))
       return closeWith(
         sock,
@@ -352,6 +358,7 @@ export class HttpProxy {
 
   /** Absolute-form request with Upgrade (e.g. WebSocket): forward the head, then splice. */
   private onUpgrade(req: IncomingMessage, sock: Socket, head: Buffer): void {
+    sock.setTimeout(0)
     sock.on('error', () => {})
     if (!this.authorized(req))
       return closeWith(

@@ -361,3 +361,32 @@ describe('HTTP proxy with RoutingDialer --no-direct', () => {
     await closeServer(origin.server)
   })
 })
+
+describe('HTTP proxy client timeouts', () => {
+  it('closes a client that stalls inside its first request head', async () => {
+    const { proxy, port } = await startProxy({ handshakeTimeoutMs: 300 })
+    const s = await connectRaw(port)
+    s.write('GET http://127.0.0.1:1/ HTTP/1.1\r\nHost: x\r\n')
+    const t0 = Date.now()
+    const r = await readAll(s)
+    expect(r.closed).toBe(true)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250)
+    expect(Date.now() - t0).toBeLessThan(3000)
+    await waitFor(() => proxy.connections === 0)
+    await proxy.close()
+  })
+
+  it('does not apply the head timeout to a slow response body', async () => {
+    const origin = http.createServer((_q, res) => {
+      res.writeHead(200)
+      res.write('a')
+      setTimeout(() => res.end('b'), 700)
+    })
+    const oport = await listen(origin)
+    const { proxy, port } = await startProxy({ handshakeTimeoutMs: 300 })
+    const r = await viaProxy(port, `http://127.0.0.1:${oport}/`)
+    expect(r.body.toString()).toBe('ab')
+    await proxy.close()
+    await closeServer(origin)
+  })
+})
