@@ -26,10 +26,10 @@ import { RttEstimator } from './rtt.js'
 import { LazyTimer } from './timers.js'
 import { createCongestion } from './congestion/cubic.js'
 import { EMPTY_PAYLOAD } from './segment.js'
-import { seqAdd } from './seq.js'
 import { segmentArrives } from './input.js'
 import { outputSegment, outputSyn } from './output.js'
 import { TcpState } from './state.js'
+import { onDelackTimer, onKeepTimer, onPersistTimer, onRtxTimer } from './timer-handlers.js'
 
 export { TcpState }
 
@@ -94,12 +94,12 @@ export class TcpEndpoint implements TcpConn {
   private endEmitted = false
   private closeEmitted = false
   private needDrain = false
-  private keepAlive = false
-  private keepIdle: number
-  private keepProbes = 0
-  private persistShift = 0
-  private tlpArmed = false
-  private tlpSent = false
+  /** @internal */ keepAlive = false
+  /** @internal */ keepIdle: number
+  /** @internal */ keepProbes = 0
+  /** @internal */ persistShift = 0
+  /** @internal */ tlpArmed = false
+  /** @internal */ tlpSent = false
   private flushScheduled = false
   private closeErr: Error | undefined
   private estResolve: (() => void) | null = null
@@ -110,8 +110,8 @@ export class TcpEndpoint implements TcpConn {
   onDrain: (() => void) | null = null
   /** @internal */ readonly rtxTimer: LazyTimer
   /** @internal */ readonly delackTimer: LazyTimer
-  private readonly persistTimer: LazyTimer
-  private readonly keepTimer: LazyTimer
+  /** @internal */ readonly persistTimer: LazyTimer
+  /** @internal */ readonly keepTimer: LazyTimer
   private readonly twTimer: LazyTimer
 
   private constructor(host: TcpHost, tuple: FourTuple, opts?: TcpEndpointOptions) {
@@ -128,10 +128,10 @@ export class TcpEndpoint implements TcpConn {
     this.tsOffset = host.random32() >>> 0
     this.keepIdle = t.keepAliveIdleMs
     const clock = host.clock
-    this.rtxTimer = new LazyTimer(clock, () => this.onRtxTimer())
-    this.delackTimer = new LazyTimer(clock, () => this.onDelackTimer())
-    this.persistTimer = new LazyTimer(clock, () => this.onPersistTimer())
-    this.keepTimer = new LazyTimer(clock, () => this.onKeepTimer())
+    this.rtxTimer = new LazyTimer(clock, () => onRtxTimer(this))
+    this.delackTimer = new LazyTimer(clock, () => onDelackTimer(this))
+    this.persistTimer = new LazyTimer(clock, () => onPersistTimer(this))
+    this.keepTimer = new LazyTimer(clock, () => onKeepTimer(this))
     this.twTimer = new LazyTimer(clock, () => this.finish(undefined))
   }
 
@@ -411,7 +411,7 @@ export class TcpEndpoint implements TcpConn {
     this.sendAck()
   }
 
-  private readonly emit = (off: number, len: number, fin: boolean, rtx: boolean): boolean => {
+  /** @internal */ readonly emit = (off: number, len: number, fin: boolean, rtx: boolean): boolean => {
     const snd = this.snd
     const payload = len > 0 ? snd.buf.view(off, len) : EMPTY_PAYLOAD
     let flags = TcpFlag.ACK
@@ -558,84 +558,5 @@ export class TcpEndpoint implements TcpConn {
   fail(code: ErrorCode, msg: string): void {
     const err = new BurrowError(code, `${msg} (${this.tuple.remoteAddress}:${this.tuple.remotePort})`, this.softError ? { cause: this.softError } : undefined)
     this.finish(err)
-  }
-
-  // ── timers ───────────────────────────────────────────────────────────────────────────
-
-  private onRtxTimer(): void {
-    const now = this.host.clock.now()
-    const snd = this.snd
-    if (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECEIVED) {
-      if (this.synXmits > this.tuning.synRetries) {
-        if (this.softError) this.finish(this.softError)
-        else this.fail(ErrorCode.ETIMEDOUT, 'connection timed out')
-        return
-      }
-      snd.rtt.backoff()
-      this.host.counters.inc('tcp.syn_retransmit')
-      this.sendSyn()
-      return
-    }
-    if (!this.synchronized() || snd.outstanding === 0) return
-    if (this.tlpArmed) {
-      // tail loss probe: resend the last segment so the ACK it elicits exposes tail losses
-      this.tlpArmed = false
-      this.tlpSent = true
-      const s = snd.sb.probeLast(now)
-      if (s) {
-        this.host.counters.inc('tcp.tlp')
-        this.emit(s.start, s.end - s.start - (s.fin ? 1 : 0), s.fin, true)
-      }
-      this.rtxTimer.arm(now + snd.rtt.rto)
-      return
-    }
-    if (++this.rtoRetries > this.tuning.maxRetries) {
-      this.fail(ErrorCode.ETIMEDOUT, 'connection timed out (retransmissions)')
-      return
-    }
-    this.host.counters.inc('tcp.rto')
-    snd.onRto(now)
-    snd.fill(now, this.emit)
-    this.rtxTimer.arm(now + snd.rtt.rto)
-  }
-
-  private onDelackTimer(): void {
-    if (this.rcv.ackPending && this.synchronized()) this.sendAck()
-  }
-
-  private onPersistTimer(): void {
-    const snd = this.snd
-    if (!this.synchronized() || snd.outstanding > 0 || (snd.unsent === 0 && !snd.finQueued)) return
-    if (snd.wnd > 0) {
-      // a small window held back by SWS avoidance: send into it now
-      snd.overrideSws = true
-      this.flush()
-      snd.overrideSws = false
-      return
-    }
-    this.host.counters.inc('tcp.window_probe')
-    // probe with an old sequence number: the peer answers with an ACK carrying its window
-    this.sendAck(seqAdd(snd.seqOf(snd.una), -1))
-    this.persistShift = Math.min(this.persistShift + 1, 16)
-    const now = this.host.clock.now()
-    this.persistTimer.arm(now + Math.min(this.tuning.maxRto, snd.rtt.rto * 2 ** this.persistShift))
-  }
-
-  private onKeepTimer(): void {
-    if (!this.keepAlive || !this.synchronized() || this.st === TcpState.TIME_WAIT) return
-    const now = this.host.clock.now()
-    const idleFor = now - this.lastRx
-    if (this.keepProbes === 0 && idleFor < this.keepIdle) {
-      this.keepTimer.arm(this.lastRx + this.keepIdle)
-      return
-    }
-    if (this.keepProbes >= this.tuning.keepAliveProbes) {
-      this.fail(ErrorCode.ETIMEDOUT, 'keepalive timeout')
-      return
-    }
-    this.keepProbes++
-    this.host.counters.inc('tcp.keepalive_probe')
-    this.sendAck(seqAdd(this.snd.seqOf(this.snd.una), -1))
-    this.keepTimer.arm(now + this.tuning.keepAliveIntervalMs)
   }
 }
