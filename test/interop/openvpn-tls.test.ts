@@ -91,6 +91,10 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     run('openvpn', ['--genkey', 'tls-crypt-v2-server', f('v2srv.key')])
     run('openvpn', ['--tls-crypt-v2', f('v2srv.key'), '--genkey', 'tls-crypt-v2-client', f('v2cli.key')])
     for (const n of ['ca.crt', 'client.crt', 'client.key', 'ta.key', 'v2cli.key']) pki[n] = readFileSync(f(n), 'utf8')
+    // accepts alice once: a second script call (i.e. a reconnect that did not use the auth-token) fails
+    writeFileSync(f('verify-once.sh'), `#!/bin/sh\n[ -e ${f('once.mark')} ] && exit 1\ntouch ${f('once.mark')}\n[ "$(sed -n 1p "$1")" = "alice" ] && [ "$(sed -n 2p "$1")" = "s3cret" ]\n`)
+    chmodSync(f('verify-once.sh'), 0o755)
+    run('openvpn', ['--genkey', 'auth-token', f('token.key')])
     writeFileSync(f('verify.sh'), '#!/bin/sh\n[ "$(sed -n 1p "$1")" = "alice" ] && [ "$(sed -n 2p "$1")" = "s3cret" ]\n')
     chmodSync(f('verify.sh'), 0o755)
     ns = Netns.create('bpt')
@@ -220,6 +224,32 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     )
     expect(err?.code).toBe('ERR_AUTH')
     expect(err?.message).toMatch(/AUTH_FAILED/)
+    await s.proc.kill()
+  })
+  it('reconnect after a server restart reuses the pushed auth-token instead of the password', async () => {
+    const f = join(dir, 'ta.key')
+    const extra = ['--tls-crypt', f, '--keepalive', '1', '4', '--script-security', '2', '--auth-user-pass-verify', join(dir, 'verify-once.sh'), 'via-file', '--tmp-dir', dir, '--auth-gen-token', '3600', '--auth-gen-token-secret', join(dir, 'token.key')]
+    const s = await server({ extra })
+    const log: string[] = []
+    const t = await connect(s, ['<tls-crypt>', pki['ta.key'], '</tls-crypt>', '<auth-user-pass>', 'alice\ns3cret', '</auth-user-pass>'], undefined, log)
+    expect(await pingThrough(t, s.tunIp, 2)).toBe(2)
+    const upAgain = new Promise<void>((r) => t.on('up', () => r()))
+    await s.proc.kill('SIGKILL')
+    const s2 = await server({ extra, n: serverN })
+    await Promise.race([upAgain, new Promise((_, j) => setTimeout(() => j(new Error('no reconnect within 20 s')), 20_000))])
+    expect(await pingThrough(t, s2.tunIp, 3)).toBe(3)
+    expect(s2.proc.output()).toMatch(/auth-token/i)
+    await t.close()
+    await s2.proc.kill()
+  })
+  it('reneg-pkts on the client renegotiates after that many packets', async () => {
+    const s = await server()
+    const log: string[] = []
+    const t = await connect(s, undefined, (x) => (x.settings.renegPkts = 20), log)
+    expect(await pingThrough(t, s.tunIp, 30, 60)).toBe(30)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(log.filter((l) => /data channel key [1-7] active/.test(l)).length).toBeGreaterThanOrEqual(1)
+    await t.close()
     await s.proc.kill()
   })
   it('reneg-sec 10 on the server: traffic keeps flowing across renegotiations; client-initiated too', async () => {

@@ -362,7 +362,12 @@ export class OpenVpnTlsTunnel implements Tunnel {
 
   private onControlMessage(c: Conn, m: string, p: { resolve: (i: TunnelInfo) => void; fail: (e: unknown) => void }): void {
     if (m.startsWith('PUSH_REPLY')) {
-      if (c.pushed) return
+      if (c.pushed) {
+        // after renegotiation the server may refresh the auth-token; nothing else is re-applied
+        const again = parsePushReply(m.slice('PUSH_REPLY'.length).replace(/^,/, ''))
+        if (again.opts.authToken) this.authToken = again.opts.authToken
+        return
+      }
       const body = m.slice('PUSH_REPLY'.length).replace(/^,/, '')
       const r = parsePushReply(body, c.pushAcc ?? emptyPushed())
       c.pushAcc = r.opts
