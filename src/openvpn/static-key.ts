@@ -5,7 +5,7 @@
 // algorithm uses the leading bytes of its slot. Direction 0 sends with #0 and receives with #1,
 // direction 1 the reverse, no direction uses #0 both ways.
 
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
 import { readU32, writeU32 } from '../core/bytes.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
 
@@ -19,6 +19,8 @@ const NODE_HMAC: Record<StaticAuthName, string> = { SHA1: 'sha1', SHA256: 'sha25
 
 export const IV_LEN = 16
 const BLOCK = 16
+/** PADS[k] = k bytes of value k (PKCS#7 padding). */
+const PADS = Array.from({ length: BLOCK + 1 }, (_, k) => Buffer.alloc(k, k))
 /** packet_id (4) + time (4), long form. */
 export const PID_LEN = 8
 
@@ -72,7 +74,12 @@ export class StaticKeyCrypto {
   private readonly sendHmac: KeyObject
   private readonly recvCipher: KeyObject
   private readonly recvHmac: KeyObject
-  private readonly hdr = Buffer.alloc(PID_LEN)
+  private readonly enc: Cipher
+  private readonly dec: Decipher
+  /** Random block + packet-id header, fed to the cipher together. */
+  private readonly head = Buffer.alloc(IV_LEN + PID_LEN)
+  private readonly pool = Buffer.alloc(4096)
+  private poolAt = 4096
 
   constructor(key: Uint8Array, direction: 0 | 1 | undefined, cipher: StaticCipherName, auth: StaticAuthName) {
     const k = deriveStaticKeys(key, direction, cipher, auth)
@@ -84,6 +91,9 @@ export class StaticKeyCrypto {
     this.sendHmac = createSecretKey(k.send.hmac)
     this.recvCipher = createSecretKey(k.recv.cipher)
     this.recvHmac = createSecretKey(k.recv.hmac)
+    const zero = Buffer.alloc(IV_LEN)
+    this.enc = createCipheriv(this.cipherName, this.sendCipher, zero).setAutoPadding(false)
+    this.dec = createDecipheriv(this.cipherName, this.recvCipher, zero).setAutoPadding(false)
   }
 
   /** Wire length of a packet carrying `payloadLen` bytes. */
@@ -92,27 +102,40 @@ export class StaticKeyCrypto {
   }
 
   /**
-   * Build one wire packet into a fresh buffer. node:crypto cannot encrypt into a caller's buffer,
-   * so the ciphertext is produced once and copied once into the packet; the 8-byte packet-id
-   * header is fed to the cipher separately (it yields no output until a block is full), so the
-   * caller's payload is never copied or written to.
+   * Build one wire packet into a fresh buffer.
+   *
+   * Per-packet IVs without a per-packet cipher object: one long-lived CBC context (no padding)
+   * is kept, and each packet starts by encrypting a fresh random block R through it; the output
+   * E(R xor C_prev) is unpredictable and becomes the packet's IV, and the chain then continues
+   * over the packet-id header, payload and PKCS#7 padding exactly as CBC under that IV would
+   * (the construction of RFC 4346 §6.2.3.2 option 2b). The receiver sees an ordinary
+   * IV || CBC ciphertext. The caller's payload is never copied or written to.
    */
-  seal(payload: Uint8Array, id: number, time: number, iv?: Uint8Array): Buffer {
-    const total = this.sealedLength(payload.length)
+  seal(payload: Uint8Array, id: number, time: number): Buffer {
+    const n = payload.length
+    const total = this.sealedLength(n)
     const out = Buffer.allocUnsafe(total)
-    const ivAt = this.hmacLen
-    if (iv) out.set(iv, ivAt)
-    else randomFillSync(out, ivAt, IV_LEN)
-    const c = createCipheriv(this.cipherName, this.sendCipher, out.subarray(ivAt, ivAt + IV_LEN))
-    let o = ivAt + IV_LEN
-    const hdr = this.hdr
-    writeU32(hdr, 0, id)
-    writeU32(hdr, 4, time)
-    o += c.update(hdr).copy(out, o)
-    o += c.update(Buffer.from(payload.buffer, payload.byteOffset, payload.length)).copy(out, o)
-    o += c.final().copy(out, o)
-    createHmac(this.hmacName, this.sendHmac).update(out.subarray(ivAt, o)).digest().copy(out, 0)
+    const head = this.head
+    this.nextRandomBlock(head)
+    writeU32(head, IV_LEN, id)
+    writeU32(head, IV_LEN + 4, time)
+    const c = this.enc
+    let o = this.hmacLen
+    o += c.update(head).copy(out, o) // 16 bytes out (the IV); the 8-byte header stays buffered
+    o += c.update(Buffer.from(payload.buffer, payload.byteOffset, n)).copy(out, o)
+    const padLen = BLOCK - ((PID_LEN + n) % BLOCK)
+    o += c.update(PADS[padLen]).copy(out, o)
+    createHmac(this.hmacName, this.sendHmac).update(out.subarray(this.hmacLen, o)).digest().copy(out, 0)
     return out
+  }
+
+  private nextRandomBlock(dst: Buffer): void {
+    if (this.poolAt >= this.pool.length) {
+      randomFillSync(this.pool)
+      this.poolAt = 0
+    }
+    this.pool.copy(dst, 0, this.poolAt, this.poolAt + BLOCK)
+    this.poolAt += BLOCK
   }
 
   /** Verify and decrypt one wire packet; `res.payload` is a view into a fresh buffer. */
@@ -124,9 +147,9 @@ export class StaticKeyCrypto {
     if (!timingSafeEqual(mac, buf.subarray(0, h))) return OpenResult.BAD_HMAC
     const ctLen = msg.length - h - IV_LEN
     if (ctLen % BLOCK !== 0) return OpenResult.BAD_LENGTH
-    const d = createDecipheriv(this.cipherName, this.recvCipher, buf.subarray(h, h + IV_LEN))
-    d.setAutoPadding(false)
-    const pt = d.update(buf.subarray(h + IV_LEN))
+    // Long-lived CBC decryption context: feeding the IV block first makes it the chaining value
+    // for the ciphertext (its own output is discarded), so no per-packet decipher is created.
+    const pt = this.dec.update(buf.subarray(h)).subarray(IV_LEN)
     // PKCS#7 check (the HMAC already authenticated the ciphertext, so no padding oracle here).
     const pad = pt[pt.length - 1]
     if (pad < 1 || pad > BLOCK || pt.length - pad < PID_LEN) return OpenResult.BAD_PADDING

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/core/errors.js'
 import { lexOvpn, tokenizeLine } from '../../src/config/ovpn-lexer.js'
@@ -64,6 +65,21 @@ describe('tokenizer (OpenVPN parse_line rules)', () => {
     ])
     expect(d[1].args[0]).toBe('LINE1\n  LINE2\n')
     expect(catchErr(() => lexOvpn('<key>\nabc\n', 'x.ovpn')).message).toMatch(/x\.ovpn:1: key: .*no closing <\/key>/)
+  })
+})
+
+describe('tokenizer robustness', () => {
+  it('property: any line either tokenizes or fails with a ConfigError', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', ' ', '"', "'", '\\', '#', ';', '<', '>', '/', '\t', 'x') }), (line) => {
+        try {
+          const t = tokenizeLine(line, 'p.ovpn', 1)
+          for (const x of t) expect(typeof x).toBe('string')
+        } catch (e) {
+          expect(e).toBeInstanceOf(ConfigError)
+        }
+      }),
+    )
   })
 })
 
