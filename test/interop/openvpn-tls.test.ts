@@ -204,6 +204,11 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
       expect(log.join('\n')).toContain(`(${c},`)
     }
   })
+  it('legacy CBC + HMAC data channel (AES-256-CBC, auth SHA256) negotiated through data-ciphers', async () => {
+    const f = join(dir, 'ta.key')
+    const { log } = await basic(await server({ extra: ['--tls-crypt', f, '--data-ciphers', 'AES-256-CBC', '--auth', 'SHA256'] }), ['<tls-crypt>', pki['ta.key'], '</tls-crypt>', 'data-ciphers AES-256-GCM:AES-256-CBC', 'auth SHA256'])
+    expect(log.join('\n')).toContain('(AES-256-CBC,')
+  })
   it('server limited to TLS 1.2; and the legacy PRF when TLS_KEY_EXPORT is not announced', async () => {
     const f = join(dir, 'ta.key')
     const { log } = await basic(await server({ extra: ['--tls-crypt', f, '--tls-version-max', '1.2'] }))
