@@ -390,3 +390,44 @@ describe('HTTP proxy client timeouts', () => {
     await closeServer(origin)
   })
 })
+
+describe('HTTP proxy: IPv6 origins and Upgrade', () => {
+  it('forwards absolute-form requests to an IPv6 literal origin', async () => {
+    const origin = http.createServer((q, r) => r.end(`v6 ${q.headers.host}`))
+    const oport = await listen(origin, '::1')
+    const { proxy, port } = await startProxy()
+    const r = await viaProxy(port, `http://[::1]:${oport}/`)
+    expect(r.status).toBe(200)
+    expect(r.body.toString()).toBe(`v6 [::1]:${oport}`)
+    await proxy.close()
+    await closeServer(origin)
+  })
+
+  it('passes an Upgrade handshake through and then relays raw bytes', async () => {
+    const origin = http.createServer((_q, r) => r.end('no upgrade'))
+    origin.on('upgrade', (req: http.IncomingMessage, sock: net.Socket) => {
+      sock.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\nX-Saw-Via: ${req.headers.via}\r\n\r\n`)
+      sock.pipe(sock)
+    })
+    const oport = await listen(origin)
+    const { proxy, port } = await startProxy()
+    const s = await connectRaw(port)
+    s.write(`GET http://127.0.0.1:${oport}/ws HTTP/1.1\r\nHost: 127.0.0.1:${oport}\r\nConnection: Upgrade\r\nUpgrade: test-proto\r\n\r\n`)
+    let acc = ''
+    await new Promise<void>((resolve) => {
+      s.on('data', (c: Buffer) => {
+        acc += c.toString()
+        if (acc.includes('\r\n\r\n')) resolve()
+      })
+    })
+    expect(acc).toMatch(/^HTTP\/1\.1 101 /)
+    expect(acc).toMatch(/Upgrade: test-proto/)
+    expect(acc).toMatch(/X-Saw-Via: 1\.1 burrow-proxy/)
+    s.removeAllListeners('data')
+    s.write('raw frame')
+    expect((await readN(s, 9)).toString()).toBe('raw frame')
+    s.destroy()
+    await proxy.close()
+    await closeServer(origin)
+  })
+})

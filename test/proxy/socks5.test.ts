@@ -27,10 +27,10 @@ import {
 } from './helpers.js'
 
 /** UDP ASSOCIATE with the `socks` client; resolves with the control socket and relay address. */
-function associate(port: number): Promise<{ socket: net.Socket; remoteHost?: { host: string; port: number } }> {
+function associate(port: number, proxyHost = '127.0.0.1'): Promise<{ socket: net.Socket; remoteHost?: { host: string; port: number } }> {
   return new Promise((resolve, reject) => {
     const c = new SocksClient({
-      proxy: { host: '127.0.0.1', port, type: 5 },
+      proxy: { host: proxyHost, port, type: 5 },
       command: 'associate',
       destination: { host: '0.0.0.0', port: 0 },
     })
@@ -353,4 +353,26 @@ describe('SOCKS5 reply codes from the dialer', () => {
       await proxy.close()
     })
   }
+})
+
+describe('SOCKS5 UDP ASSOCIATE over IPv6', () => {
+  it('binds the relay to the IPv6 listener address and relays to an IPv6 echo server', async () => {
+    const { proxy, port } = await startProxy({ host: '::1' })
+    const echo = await udpEcho('::1')
+    const info = await associate(port, '::1')
+    const same = new net.BlockList()
+    same.addAddress('::1', 'ipv6')
+    expect(same.check(info.remoteHost!.host, 'ipv6')).toBe(true)
+    const client = dgram.createSocket('udp6')
+    await new Promise<void>((r) => client.bind(0, '::1', () => r()))
+    const got = new Promise<Buffer>((r) => client.once('message', (m) => r(m)))
+    client.send(SocksClient.createUDPFrame({ remoteHost: { host: '::1', port: echo.port }, data: Buffer.from('six') }), info.remoteHost!.port, '::1')
+    const reply = SocksClient.parseUDPFrame(await got)
+    expect(reply.data.toString()).toBe('six')
+    expect(reply.remoteHost.port).toBe(echo.port)
+    info.socket.destroy()
+    client.close()
+    await echo.close()
+    await proxy.close()
+  })
 })
