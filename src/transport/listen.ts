@@ -10,6 +10,7 @@ import { Counters } from '../core/counters.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
 import type { Transport } from '../tunnel/types.js'
 import { FrameReassembler, MAX_FRAME } from './framing.js'
+import { growBuffers } from './udp.js'
 import type { TransportProto } from './connect.js'
 
 /** A transport whose remote end is learned from authenticated traffic. */
@@ -68,6 +69,7 @@ class UdpListenTransport implements ListenTransport {
       sock.once('error', (e) => reject(new BurrowError(ErrorCode.EADDRINUSE, `udp ${host}:${port}: ${e.message}`, { cause: e })))
       sock.bind(port, host, () => {
         sock.removeAllListeners('error')
+        growBuffers(sock)
         resolve(new UdpListenTransport(sock, host, sock.address().port, counters))
       })
     })

@@ -78,6 +78,7 @@ export class UdpTransport implements Transport {
       sock.connect(opts.port, opts.host, () => {
         opts.signal?.removeEventListener('abort', onAbort)
         sock.removeAllListeners('error')
+        growBuffers(sock)
         resolve(new UdpTransport(sock, opts.host, opts.port, opts.counters ?? new Counters()))
       })
     })
@@ -133,4 +134,20 @@ export function codeOf(err: Error): ErrorCode {
   const c = (err as NodeJS.ErrnoException).code
   if (c && c in ErrorCode) return c as ErrorCode
   return ErrorCode.ECONNRESET
+}
+
+/** Socket buffer we ask for; Linux caps it at net.core.{r,w}mem_max without complaint. */
+export const UDP_SOCKET_BUFFER = 4 << 20
+
+/**
+ * Bursts of a fast TCP flow inside the tunnel overflow the 208 KB default receive buffer
+ * (UdpRcvbufErrors) long before the path is full; ask for more, best effort.
+ */
+export function growBuffers(sock: Socket): void {
+  try {
+    sock.setRecvBufferSize(UDP_SOCKET_BUFFER)
+    sock.setSendBufferSize(UDP_SOCKET_BUFFER)
+  } catch {
+    /* not fatal: keep the default */
+  }
 }
