@@ -59,6 +59,10 @@ export class Sender {
   /** D-SACKs received; reordering-window multiplier (RFC 8985 §6.2). */
   dsacks = 0
   reoMult = 1
+  private prrDelivered = 0
+  private prrOut = 0
+  private prrBudget = 0
+  private recoverFs = 0
   private undoCwnd = 0
   private undoSsthresh = 0
   /** Time of the loss event that may be undone (−1: none). */
@@ -139,6 +143,7 @@ export class Sender {
       }
     }
     let delivered = -1
+    const sackedBefore = this.sb.sackedBytes
     if (sacks && this.sackOk) {
       for (const [l, r] of sacks) {
         let lo = this.offOf(l)
@@ -164,7 +169,7 @@ export class Sender {
       this.buf.release(Math.min(ackOff, this.buf.end))
       // Eifel detection (RFC 3522) with the RFC 4015 response: the ACK echoes a timestamp from
       // before the loss event, so the original transmission arrived: undo the reduction
-      if ((this.inRecovery || this.inLoss) && this.undoAt >= 0 && rttSample >= 0 && now - rttSample < this.undoAt) {
+      if ((this.inRecovery || this.inLoss) && this.undoAt >= 0 && rttSample >= 0 && Math.floor(now) - rttSample < Math.floor(this.undoAt)) {
         this.undo()
       }
       if (rttSample >= 0) this.rtt.sample(rttSample)
@@ -201,6 +206,7 @@ export class Sender {
     if (!this.inRecovery && !this.inLoss && this.outstanding > 0 && (marked || this.dupAcks >= 3)) {
       this.enterRecovery(now)
     }
+    if (this.inRecovery) this.prrUpdate(this.lastAcked + this.sb.sackedBytes - sackedBefore)
     return AckResult.OK
   }
 
@@ -223,8 +229,31 @@ export class Sender {
     this.spuriousRecoveries++
   }
 
+  /**
+   * Proportional Rate Reduction (RFC 6937 §3, PRR-SSRB): how much may be sent on this ACK while in
+   * fast recovery, spreading the window reduction over the recovery round.
+   */
+  private prrUpdate(deliveredData: number): void {
+    if (deliveredData < 0) deliveredData = 0
+    this.prrDelivered += deliveredData
+    const pipe = this.pipe
+    const ssthresh = this.cc.ssthresh
+    let sndcnt: number
+    if (pipe > ssthresh) {
+      sndcnt = Math.ceil((this.prrDelivered * ssthresh) / Math.max(1, this.recoverFs)) - this.prrOut
+    } else {
+      const limit = Math.max(this.prrDelivered - this.prrOut, deliveredData) + this.mss
+      sndcnt = Math.min(ssthresh - pipe, limit)
+    }
+    this.prrBudget = Math.max(0, sndcnt)
+    if (this.prrOut === 0 && this.prrBudget < this.mss) this.prrBudget = this.mss // the fast retransmit
+  }
+
   private enterRecovery(now: number): void {
     this.saveUndo(now)
+    this.prrDelivered = 0
+    this.prrOut = 0
+    this.recoverFs = this.outstanding
     this.inRecovery = true
     this.fastRecoveries++
     this.recover = this.nxt
@@ -261,10 +290,10 @@ export class Sender {
     this.cwndLimited = false
     const mss = this.mss
     for (;;) {
-      const room = this.cc.cwnd - this.pipe
+      const room = this.inRecovery ? (this.prrBudget > 0 ? Math.max(this.prrBudget, mss) : 0) : this.cc.cwnd - this.pipe
       // RFC 6675 NextSeg rule (1): lost segments first
       if (this.sb.lostPending) {
-        if (room < mss && !(this.pipe === 0)) {
+        if (room < mss && this.pipe !== 0) {
           this.cwndLimited = true
           return
         }
@@ -279,6 +308,7 @@ export class Sender {
           }
           this.sb.retransmitted(s, now)
           this.retransmits++
+          if (this.inRecovery) this.prrSent(len)
           continue
         }
       }
@@ -315,6 +345,7 @@ export class Sender {
         this.linkBlocked = true
         return
       }
+      if (this.inRecovery) this.prrSent(len)
       const segEnd = this.nxt + len + (fin ? 1 : 0)
       this.sb.push({ start: this.nxt, end: segEnd, fin, sentAt: now, xmits: 1, sacked: false, lost: false, retrans: false, acked: false })
       if (this.timedEnd < 0) {
@@ -324,6 +355,11 @@ export class Sender {
       this.nxt = segEnd
       if (fin) this.finSent = true
     }
+  }
+
+  private prrSent(len: number): void {
+    this.prrOut += len
+    this.prrBudget -= len
   }
 
   /** Forget Karn timing (a retransmission happened). */

@@ -250,3 +250,26 @@ describe('spurious recovery undo (RFC 3522 / 4015)', () => {
     expect(c.ep.info().cwnd).toBeLessThan(10_000)
   })
 })
+
+describe('proportional rate reduction (RFC 6937)', () => {
+  it('spreads the reduction: about 0.7 segment sent per segment delivered during recovery', () => {
+    const c = client({ timestamps: false }, { mss: 1000, sackPermitted: true })
+    const { P, I } = c
+    c.ep.write(fill(40_000))
+    expect(c.host.out.splice(0).length).toBe(10)
+    // head lost; segments 1..9 SACKed one ACK at a time
+    let sent = 0
+    const perAck: number[] = []
+    for (let k = 2; k <= 10; k++) {
+      c.peer({ flags: 'A', seq: P, ack: I, options: { sack: [[I + 1000, I + k * 1000]] } })
+      const n = c.host.out.splice(0).filter((s) => s.payload.length > 0).length
+      perAck.push(n)
+      sent += n
+    }
+    expect(c.ep.snd.inRecovery).toBe(true)
+    // recovery entered at the third SACKed segment; 7 more were delivered after → ~0.7·9 sent in all
+    expect(sent).toBeGreaterThanOrEqual(5)
+    expect(sent).toBeLessThanOrEqual(7)
+    expect(Math.max(...perAck)).toBeLessThanOrEqual(2) // no burst
+  })
+})
