@@ -143,10 +143,26 @@ export class DirectDialer implements Dialer {
   }
 }
 
+/**
+ * Per-flow name cache for UDP destinations given as names (one lookup per name, not per
+ * datagram). Failed lookups are forgotten so a later datagram retries; at most 256 names.
+ */
+function cachedResolve(cache: Map<string, Promise<string>>, name: string, lookup: (n: string) => Promise<string>): Promise<string> {
+  let p = cache.get(name)
+  if (!p) {
+    if (cache.size >= 256) cache.delete(cache.keys().next().value!)
+    p = lookup(name)
+    cache.set(name, p)
+    p.catch(() => cache.delete(name))
+  }
+  return p
+}
+
 /** One host UDP flow: a udp4 and/or udp6 socket, created on first use of each family. */
 class DirectUdpFlow implements UdpFlow {
   onMessage: ((data: Uint8Array, from: UdpPeer) => void) | null = null
   private readonly socks: { udp4?: dgram.Socket; udp6?: dgram.Socket } = {}
+  private readonly names = new Map<string, Promise<string>>()
   private closed = false
   constructor(private readonly dialer: DirectDialer) {}
 
@@ -166,7 +182,7 @@ class DirectUdpFlow implements UdpFlow {
     const h = normalizeHost(host)
     const fam = net.isIP(h)
     if (fam === 0) {
-      this.dialer.resolve(h).then(
+      cachedResolve(this.names, h, (n) => this.dialer.resolve(n)).then(
         (addr) => this.send(data, addr, port),
         () => {},
       )
@@ -287,6 +303,7 @@ export class RoutingDialer implements Dialer {
 class RoutingUdpFlow implements UdpFlow {
   onMessage: ((data: Uint8Array, from: UdpPeer) => void) | null = null
   private readonly flows = new Map<Dialer, { flow?: UdpFlow; queue: [Uint8Array, string, number][] }>()
+  private readonly names = new Map<string, Promise<string>>()
   private closed = false
   constructor(
     private readonly router: RoutingDialer,
@@ -297,7 +314,7 @@ class RoutingUdpFlow implements UdpFlow {
     if (this.closed) return
     const h = normalizeHost(host)
     if (net.isIP(h) === 0) {
-      this.router.resolve(h).then(
+      cachedResolve(this.names, h, (n) => this.router.resolve(n)).then(
         (addr) => {
           if (net.isIP(addr) === 0) this.sendVia(this.tunnel, data, addr, port)
           else this.send(data, addr, port)

@@ -151,8 +151,9 @@ export class HttpProxy {
       this.onUpgrade(req, sock as Socket, head),
     )
     this.server.on('clientError', (err: Error & { code?: string }, sock: Duplex) => {
-      this.opts.counters?.inc('http.bad_request')
       const s = sock as Socket
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return void s.destroy()
+      this.opts.counters?.inc('http.bad_request')
       const [status, text] =
         err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'Request Header Fields Too Large']

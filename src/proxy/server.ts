@@ -31,6 +31,8 @@ export interface ProxyServerOptions {
   connectTimeoutMs?: number
   /** Origin response-headers timeout for HTTP (→ 504). Default 60 s. */
   headersTimeoutMs?: number
+  /** Longest silence allowed inside an HTTP response body from the origin. Default 5 min. */
+  bodyTimeoutMs?: number
 }
 
 export class ProxyServer {
@@ -57,6 +59,7 @@ export class ProxyServer {
       counters: opts.counters,
       connectTimeoutMs: opts.connectTimeoutMs,
       headersTimeoutMs: opts.headersTimeoutMs,
+      bodyTimeoutMs: opts.bodyTimeoutMs,
       clientHeadersTimeoutMs: this.handshakeTimeoutMs,
     })
     this.socks = {
@@ -103,10 +106,13 @@ export class ProxyServer {
     sock.setNoDelay(true)
     const timer = setTimeout(() => sock.destroy(), this.handshakeTimeoutMs)
     const onClose = () => clearTimeout(timer)
+    const onEnd = () => sock.destroy() // EOF before the first byte
     sock.once('close', onClose)
+    sock.once('end', onEnd)
     sock.once('data', (chunk: Buffer) => {
       clearTimeout(timer)
       sock.off('close', onClose)
+      sock.off('end', onEnd)
       sock.pause()
       sock.unshift(chunk)
       const b = chunk[0]

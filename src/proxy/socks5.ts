@@ -105,8 +105,7 @@ export function encodeAddress(host: string): Uint8Array {
   if (fam === 6) {
     const out = new Uint8Array(17)
     out[0] = Socks5Atyp.IPV6
-    const sa = new net.SocketAddress({ address: h, family: 'ipv6' })
-    const parts = expandIpv6(sa.address)
+    const parts = expandIpv6(h.replace(/%.*$/, '')) // a zone id has no place on the wire
     for (let i = 0; i < 8; i++) writeU16(out, 1 + 2 * i, parts[i]!)
     return out
   }
@@ -216,6 +215,8 @@ export async function handleSocks5(sock: Socket, ctx: SocksContext): Promise<voi
     if (ctx.auth) {
       if (methods.includes(Socks5Method.USERNAME_PASSWORD)) method = Socks5Method.USERNAME_PASSWORD
     } else if (methods.includes(Socks5Method.NO_AUTH)) method = Socks5Method.NO_AUTH
+    // No credentials configured but the client only offers username/password: run RFC 1929 and
+    // accept whatever it sends.
     else if (methods.includes(Socks5Method.USERNAME_PASSWORD)) method = Socks5Method.USERNAME_PASSWORD
     if (method === Socks5Method.NO_ACCEPTABLE)
       fail('no acceptable authentication method', Uint8Array.of(SOCKS5_VERSION, Socks5Method.NO_ACCEPTABLE))

@@ -157,11 +157,14 @@ describe('RoutingDialer', () => {
     flow.send(Uint8Array.of(1), '10.0.0.1', 53)
     flow.send(Uint8Array.of(2), '192.0.2.1', 53)
     flow.send(Uint8Array.of(3), 'dns.test', 53)
-    await waitFor(() => tunnel.udpSends.length === 2 && direct.udpSends.length === 1)
+    flow.send(Uint8Array.of(4), 'dns.test', 53)
+    await waitFor(() => tunnel.udpSends.length === 3 && direct.udpSends.length === 1)
     expect(tunnel.udpSends.map((s) => [s.host, s.data[0]])).toEqual([
       ['10.0.0.1', 1],
       ['10.0.0.53', 3],
+      ['10.0.0.53', 4],
     ])
+    expect(tunnel.calls.filter((c) => c.op === 'resolve').length).toBe(1) // cached per flow
     expect(direct.udpSends.map((s) => s.host)).toEqual(['192.0.2.1'])
     flow.close()
     expect(tunnel.calls.filter((c) => c.op === 'closeUdp').length).toBe(1)
