@@ -69,6 +69,12 @@ export function onKeepTimer(ep: TcpEndpoint): void {
   if (!ep.keepAlive || !ep.synchronized() || ep.st === TcpState.TIME_WAIT) return
   const now = ep.host.clock.now()
   const idleFor = now - ep.lastRx
+  if (ep.snd.outstanding > 0 || ep.snd.unsent > 0) {
+    // data in flight or waiting: the retransmission / persist timers watch the peer instead
+    ep.keepProbes = 0
+    ep.keepTimer.arm(now + ep.keepIdle)
+    return
+  }
   if (ep.keepProbes === 0 && idleFor < ep.keepIdle) {
     ep.keepTimer.arm(ep.lastRx + ep.keepIdle)
     return
