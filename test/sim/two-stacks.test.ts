@@ -2,7 +2,7 @@
 // FakeClock move 10 MB each way byte-exact; the same seed gives the identical trace.
 import { describe, expect, it } from 'vitest'
 import type { TcpConn } from '../../src/netstack/api.js'
-import type { LossyLinkOptions } from '../../src/netstack/sim/lossy-link.js'
+import type { LinkStats, LossyLinkOptions } from '../../src/netstack/sim/lossy-link.js'
 import { Receiver, Sender, driveUntil, payload, settle, sha256, simPair } from './helpers.js'
 
 const MB = 1024 * 1024
@@ -28,7 +28,7 @@ interface RunResult {
   okUp: boolean
   okDown: boolean
   counters: { a: Record<string, number>; b: Record<string, number> }
-  link: unknown
+  link: { ab: LinkStats; ba: LinkStats }
 }
 
 /** Connect a → b, send `size` bytes each way at once, wait for both FINs and both closes. */
@@ -98,12 +98,15 @@ describe('simulation: two NetStacks over a lossy link', () => {
     expect(r.okUp).toBe(true)
     expect(r.okDown).toBe(true)
     // the impairments really happened and were repaired by retransmission
-    const ab = (r.link as { ab: { lost: number; reordered: number; duplicated: number } }).ab
+    const ab = r.link.ab
     expect(ab.lost).toBeGreaterThan(100)
     expect(ab.reordered).toBeGreaterThan(100)
     expect(ab.duplicated).toBeGreaterThan(50)
     expect(r.counters.a['tcp.retransmit'] ?? 0).toBeGreaterThan(100)
     expect(r.counters.b['tcp.retransmit'] ?? 0).toBeGreaterThan(100)
+    // …and without flooding the link: bytes put on the wire stay within 1.5× the payload
+    expect(r.link.ab.sentBytes).toBeLessThan(1.5 * 10 * MB)
+    expect(r.link.ba.sentBytes).toBeLessThan(1.5 * 10 * MB)
   }, 120_000)
 
   it('does the same over IPv6 with a 1280-byte MTU', async () => {
@@ -140,5 +143,9 @@ describe('simulation: two NetStacks over a lossy link', () => {
     console.log(line('100 Mbit/s link', lim) + '\n' + line('unlimited link', mem))
     // regression guard, not a target: a 100 Mbit/s link each way, 10 MiB needs ≥ 0.84 s
     expect(Number(mbps(10 * MB, lim.fakeMs))).toBeGreaterThan(40)
+    // slow start overshoots the 1 MB bottleneck queue once; recovery must not turn that into a
+    // retransmission storm (bytes on the wire within 1.5× the payload)
+    expect(lim.link.ab.sentBytes).toBeLessThan(1.5 * 10 * MB)
+    expect(lim.link.ba.sentBytes).toBeLessThan(1.5 * 10 * MB)
   }, 120_000)
 })
