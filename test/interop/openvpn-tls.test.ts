@@ -186,8 +186,12 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
       await s2.proc.kill()
     })
   }
-  it('tls-crypt over TCP', async () => {
-    await basic(await server({ proto: 'tcp' }))
+  it('tls-crypt over TCP, with IPv6 pushed too (ifconfig-ipv6, route-ipv6)', async () => {
+    const v6 = `fd00:bb7${process.pid % 10}:${(process.pid % 65000).toString(16)}::`
+    const extra = ['--tls-crypt', join(dir, 'ta.key'), '--server-ipv6', `${v6}/64`, '--push', 'route-ipv6 fd00:beef::/48']
+    const { t } = await basic(await server({ proto: 'tcp', extra }))
+    expect(t.info!.addresses).toContainEqual({ address: `${v6}1000`, prefix: 64 })
+    expect(t.info!.routes).toContainEqual({ address: 'fd00:beef::', prefix: 48 })
   })
   it('tls-crypt-v2 (HARD_RESET_CLIENT_V3 carrying the wrapped client key)', async () => {
     await basic(await server({ extra: ['--tls-crypt-v2', join(dir, 'v2srv.key')] }), ['<tls-crypt-v2>', pki['v2cli.key'], '</tls-crypt-v2>'])

@@ -69,6 +69,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
   private authToken?: string
   private closing = false
   private reconnecting = false
+  private readonly lifetime = new AbortController()
 
   constructor(
     readonly settings: OpenVpnTlsSettings,
@@ -117,6 +118,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
   async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
+    this.lifetime.abort()
     const c = this.conn
     if (c && !c.closed) {
       await this.exitNotify(c)
@@ -209,9 +211,11 @@ export class OpenVpnTlsTunnel implements Tunnel {
     return new Promise<TunnelInfo>((resolve, reject) => {
       let settled = false
       let conn: Conn | undefined
+      const onAbort = () => fail(new BurrowError(ErrorCode.EABORTED, 'OpenVPN connect aborted'))
       const fail = (e: unknown) => {
         if (settled) return
         settled = true
+        signal?.removeEventListener('abort', onAbort)
         if (conn) this.teardown(conn)
         reject(e instanceof BurrowError ? e : new BurrowError(ErrorCode.ERR_PROTOCOL, String(e), { cause: e }))
       }
@@ -237,7 +241,9 @@ export class OpenVpnTlsTunnel implements Tunnel {
           onMessage: (m) =>
             this.onControlMessage(c, m, {
               resolve: (i) => {
+                if (settled) return
                 settled = true
+                signal?.removeEventListener('abort', onAbort)
                 resolve(i)
               },
               fail,
@@ -261,7 +267,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           }),
         )
       }, fail)
-      signal?.addEventListener('abort', () => fail(new BurrowError(ErrorCode.EABORTED, 'OpenVPN connect aborted')), { once: true })
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -545,7 +551,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
     this.log.warn(`openvpn: connection lost (${err.message}); reconnecting`)
     this.emit('reconnecting', err)
     this.reconnecting = true
-    this.connectLoop(undefined, true).then(
+    this.connectLoop(this.lifetime.signal, true).then(
       (info) => {
         this.reconnecting = false
         this.emit('up', info)
