@@ -1,21 +1,30 @@
-// One TCP connection (RFC 9293 §3.3.2 state machine; §3.10 event processing lives in input.ts).
-// Options: MSS (§3.7.1), window scale + timestamps (RFC 7323), SACK (RFC 2018). Timers: RFC 6298
-// retransmission, delayed ACK, persist (§3.8.6.1), keepalive (RFC 1122 §4.2.3.6), TIME-WAIT 2·MSL.
+// One TCP connection (RFC 9293 §3.3.2 state machine; §3.10 event processing lives in input.ts,
+// segment building in output.ts, timer expiries in timer-handlers.ts). Options: MSS (§3.7.1),
+// window scale + timestamps (RFC 7323), SACK (RFC 2018) + D-SACK (RFC 2883). Timers: RFC 6298
+// retransmission, tail loss probe (RFC 8985 §7), delayed ACK, persist (§3.8.6.1), keepalive
+// (RFC 1122 §4.2.3.6), TIME-WAIT 2·MSL.
 //
 // ── API for the stack glue ────────────────────────────────────────────────────────────────
-//   const { endpoint, established } = TcpEndpoint.connect(host, tuple, opts?)   // active open
-//   const { endpoint, established } = TcpEndpoint.accept(host, tuple, synSeg, opts?)  // passive
-//     `established` resolves when the handshake completes and rejects (BurrowError ECONNREFUSED /
-//     ETIMEDOUT / the ICMP error) if it fails; it never causes an unhandled rejection on its own.
-//   endpoint.input(seg)            every arriving segment of this four-tuple (payload kept as a view)
-//   endpoint.icmpError(err, 'unreachable' | 'frag-needed', mtu?)   ICMP error about this tuple
-//   endpoint.linkDrained()         link backpressure cleared: retry refused output
-//   rstForUnmatched(seg)           (segment.ts) reset for segments matching no endpoint
-//   host.release(tuple) is called once when the endpoint reaches CLOSED (after TIME-WAIT).
-// host.output() returning false is taken to mean "not sent": the engine keeps the segment's data
-// unsent/unretransmitted and tries again on linkDrained() or its timers.
+//   const { endpoint, established } = TcpEndpoint.connect(host, tuple, opts?)        active open
+//   const { endpoint, established } = TcpEndpoint.accept(host, tuple, synSeg, opts?)  passive open
+//     Both send their SYN / SYN-ACK synchronously. `established` resolves when the handshake
+//     completes and rejects (BurrowError ECONNREFUSED / ETIMEDOUT / ECLOSED, or the Error given to
+//     icmpError) if it fails; a pre-attached catch means it never causes an unhandled rejection.
+//   endpoint.input(seg)             every arriving segment of this four-tuple (payload kept as a view)
+//   endpoint.icmpError(err, 'unreachable' | 'frag-needed', mtu?)   ICMP error about this tuple:
+//                                   unreachable aborts a handshake (soft error once established);
+//                                   frag-needed with the next-hop IP MTU lowers the MSS and resends
+//   endpoint.linkDrained()          link backpressure cleared: retry output that was refused
+//   endpoint.state / endpoint.info()   inspection (TcpState string, TcpInfo snapshot)
+//   rstForUnmatched(seg)            (segment.ts) RFC 9293 reset for a segment matching no endpoint
+//   host.release(tuple) is called exactly once, when the endpoint reaches CLOSED (after TIME-WAIT).
+// host.output() returning false is taken to mean "not sent": the engine keeps the data
+// unsent / unretransmitted and tries again on linkDrained() or its own timers.
+// TcpConn semantics: onData/onEnd/onClose may be assigned late (queued data is then delivered from
+// a zero-delay clock callback); onClose fires once, when the connection is fully closed (entering
+// TIME-WAIT counts: the app is done, the four-tuple stays reserved until release()).
 // TIME-WAIT lasts 2·MSL with MSL = tuning.msl (default 1 s → 2 s, short for a client stack).
-// Tuning defaults: config.ts (DEFAULT_TUNING).
+// Tuning defaults: config.ts (DEFAULT_TUNING), passed as the `opts` of connect()/accept().
 import type { TcpConn } from '../api.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 import { TcpFlag, type FourTuple, type TcpHost, type TcpSegment } from './types.js'
