@@ -3,6 +3,7 @@
 import type http from 'node:http'
 import net from 'node:net'
 import dgram from 'node:dgram'
+import { Duplex as DuplexCtor } from 'node:stream'
 import type { Duplex } from 'node:stream'
 import { ProxyServer } from '../../src/proxy/server.js'
 import type { ProxyServerOptions } from '../../src/proxy/server.js'
@@ -157,5 +158,51 @@ export class FakeDialer implements Dialer {
       },
     }
     return flow
+  }
+}
+
+/**
+ * Wrap a net.Socket in a plain stream.Duplex (no net.Socket methods), the way a netstack TcpConn
+ * wrapper would look to the proxies.
+ */
+export function plainDuplex(sock: net.Socket): Duplex {
+  const d: Duplex = new DuplexCtor({
+    allowHalfOpen: true,
+    read() {
+      sock.resume()
+    },
+    write(chunk: Buffer, _enc, cb) {
+      sock.write(chunk, (err) => cb(err ?? null))
+    },
+    final(cb) {
+      sock.end()
+      cb()
+    },
+    destroy(err, cb) {
+      sock.destroy()
+      cb(err)
+    },
+  })
+  sock.on('data', (c: Buffer) => {
+    if (!d.push(c)) sock.pause()
+  })
+  sock.on('end', () => d.push(null))
+  sock.on('error', (e) => d.destroy(e))
+  sock.on('close', () => {
+    if (!d.readableEnded) d.destroy()
+  })
+  return d
+}
+
+/** A dialer that connects from the host but hands out plain Duplex streams. */
+export class PlainDuplexDialer implements Dialer {
+  private readonly inner = new DirectDialer()
+  connects = 0
+  async connect(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    this.connects++
+    return plainDuplex((await this.inner.connect(host, port, signal)) as net.Socket)
+  }
+  openUdp(): Promise<UdpFlow> {
+    return this.inner.openUdp()
   }
 }
