@@ -42,20 +42,34 @@ export function buildOcc(op: OccOp, data?: string): Uint8Array {
   return out
 }
 
-/** The options string OpenVPN compares in OCC (options.c options_string), static-key subset. */
+function v4And(a: string, m: string): string {
+  const x = a.split('.').map(Number)
+  const y = m.split('.').map(Number)
+  return x.map((v, i) => v & y[i]).join('.')
+}
+
+/**
+ * The options string OpenVPN compares in OCC (options.c options_string), static-key subset; link-mtu =
+ * tun-mtu + HMAC + IV + packet-id + one padding block (+2 on TCP), as OpenVPN 2.6 prints it.
+ */
 export function occOptionsString(o: {
   proto: 'udp' | 'tcp'
   server: boolean
   tunMtu: number
   linkMtu: number
-  ifconfig?: { local: string; remote?: string }
+  ifconfig?: { local: string; remote?: string; netmask?: string }
+  /** Our key direction (printed as "keydir N" when set). */
+  keyDirection?: 0 | 1
   cipher: string
   auth: string
   keyBits: number
 }): string {
   const proto = o.proto === 'udp' ? 'UDPv4' : o.server ? 'TCPv4_SERVER' : 'TCPv4_CLIENT'
   const parts = ['V4', 'dev-type tun', `link-mtu ${o.linkMtu}`, `tun-mtu ${o.tunMtu}`, `proto ${proto}`]
-  if (o.ifconfig?.remote) parts.push(`ifconfig ${o.ifconfig.local} ${o.ifconfig.remote}`)
+  // tun.c ifconfig_options_string: p2p prints "REMOTE LOCAL"; subnet prints "NETWORK NETMASK".
+  if (o.ifconfig?.remote) parts.push(`ifconfig ${o.ifconfig.remote} ${o.ifconfig.local}`)
+  else if (o.ifconfig?.netmask) parts.push(`ifconfig ${v4And(o.ifconfig.local, o.ifconfig.netmask)} ${o.ifconfig.netmask}`)
+  if (o.keyDirection !== undefined) parts.push(`keydir ${o.keyDirection}`)
   parts.push(`cipher ${o.cipher}`, `auth ${o.auth}`, `keysize ${o.keyBits}`, 'secret')
   return parts.join(',')
 }

@@ -47,8 +47,8 @@ export interface OpenVpnStaticParams {
   routes: Cidr[]
   dns?: string[]
   searchDomains?: string[]
-  /** Point-to-point addresses for the OCC options string. */
-  ifconfig?: { local: string; remote?: string }
+  /** Tunnel addresses as configured (p2p peer or subnet netmask), for the OCC options string. */
+  ifconfig?: { local: string; remote?: string; netmask?: string }
   replayWindow?: number
   replayTime?: number
   /** Send OCC_EXIT this many times on close() over UDP (explicit-exit-notify). */
@@ -341,25 +341,26 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.rx?.(p)
   }
 
+  /** What OCC_REPLY carries: OpenVPN's options string for this end (options.c options_string). */
+  optionsString(): string {
+    const r = this.activeRemote ?? this.remotes[this.remoteIdx] ?? { proto: this.listenOpts?.proto ?? 'udp' }
+    return occOptionsString({
+      proto: r.proto,
+      server: this.role === 'server',
+      tunMtu: this.mtu,
+      linkMtu: this.mtu + this.overhead + (r.proto === 'tcp' ? 2 : 0),
+      ifconfig: this.params.ifconfig,
+      keyDirection: this.params.direction,
+      cipher: this.params.cipher,
+      auth: this.params.auth,
+      keyBits: { 'AES-128-CBC': 128, 'AES-192-CBC': 192, 'AES-256-CBC': 256 }[this.params.cipher],
+    })
+  }
+
   private onOcc(op: number): void {
     this.counters.inc('openvpn.occ_rx')
     if (op === OccOp.REQUEST) {
-      const r = this.activeRemote
-      this.sendControl(
-        buildOcc(
-          OccOp.REPLY,
-          occOptionsString({
-            proto: r?.proto ?? 'udp',
-            server: this.role === 'server',
-            tunMtu: this.mtu,
-            linkMtu: this.mtu + this.overhead + (r?.proto === 'tcp' ? 2 : 0),
-            ifconfig: this.params.ifconfig,
-            cipher: this.params.cipher,
-            auth: this.params.auth,
-            keyBits: { 'AES-128-CBC': 128, 'AES-192-CBC': 192, 'AES-256-CBC': 256 }[this.params.cipher],
-          }),
-        ),
-      )
+      this.sendControl(buildOcc(OccOp.REPLY, this.optionsString()))
     } else if (op === OccOp.EXIT && this.role === 'client') {
       this.log.info('openvpn: server announced it is exiting')
       this.restart('server exiting (OCC_EXIT)', true)

@@ -4,6 +4,7 @@
 
 import { BurrowError, ErrorCode } from '../core/errors.js'
 import type { OvpnConfig } from '../config/ovpn.js'
+import { prefixToMask } from '../config/ovpn-net.js'
 import type { Cidr } from '../tunnel/types.js'
 import type { ListenTransportOptions } from '../transport/listen.js'
 import { OpenVpnStaticTunnel, type OpenVpnStaticParams, type OpenVpnTunnelDeps } from './tunnel-static.js'
@@ -36,7 +37,9 @@ export function staticParamsFromConfig(config: OvpnConfig): OpenVpnStaticParams 
     routes,
     dns: config.dns,
     searchDomains: config.searchDomains,
-    ifconfig: config.ifconfig ? { local: config.ifconfig.local, remote: config.ifconfig.remote } : undefined,
+    ifconfig: config.ifconfig
+      ? { local: config.ifconfig.local, remote: config.ifconfig.remote, netmask: config.ifconfig.remote ? undefined : prefixToMask(config.ifconfig.prefix) }
+      : undefined,
     replayWindow: config.replayWindow,
     replayTime: config.replayTime,
     explicitExitNotify: config.explicitExitNotify,

@@ -85,7 +85,7 @@ function startServer(proto: 'udp' | 'tcp', auth: string | undefined): Proc {
     '--proto', proto === 'udp' ? 'udp' : 'tcp-server',
     '--local', e.serverIp, '--port', String(PORT),
     '--ping', '1',
-    '--verb', '3',
+    '--verb', '7', // 7 prints the OCC options strings
   ]
   return e.ns.spawn('openvpn', args)
 }
@@ -166,6 +166,9 @@ describe.skipIf(!!skip)('OpenVPN 2.6 static-key server interop', () => {
         const replies = wire(tunnel)
         const info = await tunnel.start(AbortSignal.timeout(15_000))
         expect(info.addresses).toEqual([{ address: env!.tunClient, prefix: 32 }])
+        // what we answer to the server's OCC_REQUEST is exactly the options string it expects
+        const expected = server.output().match(/Expected Remote Options String \(VER=V4\): '([^']*)'/)
+        expect(expected?.[1]).toBe(tunnel.optionsString())
         // TCP: the server finishes its side once the connection is accepted
         let ok = false
         for (let seq = 1; seq <= 10 && !ok; seq++) ok = await pingThrough(tunnel, replies, seq, 1500)

@@ -1,3 +1,5 @@
+import { createSocket } from 'node:dgram'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { FakeClock } from '../../src/core/clock.js'
@@ -7,6 +9,8 @@ import { createOpenVpnStaticServer, createOpenVpnTunnel, serverParamsFromClient,
 import { OpenVpnStaticTunnel, type OpenVpnStaticParams, type StaticRemote } from '../../src/openvpn/tunnel-static.js'
 import { connectTransport } from '../../src/transport/connect.js'
 import type { Transport } from '../../src/tunnel/types.js'
+import { StaticKeyCrypto, type Opened } from '../../src/openvpn/static-key.js'
+import { OCC_MAGIC, OccOp, buildOcc, occOpcode } from '../../src/openvpn/occ.js'
 
 const FIXTURE = join(import.meta.dirname, '../../fixtures/static-client.ovpn')
 const closers: Array<() => Promise<void> | void> = []
@@ -206,6 +210,42 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
       return rx.length >= 2
     }, 8000)
     expect(counters.get('openvpn.reconnect')).toBe(1)
+  })
+
+  it('answers OCC_REQUEST with an options string, reconnects on OCC_EXIT, sends OCC_EXIT on close', async () => {
+    const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
+    const srv = new StaticKeyCrypto(base.key, 0, base.cipher, base.auth)
+    const sock = createSocket('udp4')
+    sock.bind(0, '127.0.0.1')
+    await once(sock, 'listening')
+    closers.push(() => sock.close())
+    const got: Array<{ op: number; text: string }> = []
+    let peer: { port: number; address: string } | undefined
+    let id = 1
+    const o: Opened = { id: 0, time: 0, payload: new Uint8Array(0) }
+    sock.on('message', (m, r) => {
+      peer = r
+      if (srv.open(m, o) !== 0) return
+      const op = occOpcode(o.payload)
+      got.push({ op, text: Buffer.from(o.payload.subarray(OCC_MAGIC.length + 1)).toString() })
+    })
+    const sendOcc = (op: OccOp) => sock.send(srv.seal(buildOcc(op), id++, 1000), peer!.port, peer!.address)
+    const events: string[] = []
+    const client = new OpenVpnStaticTunnel({ ...base, explicitExitNotify: 1, remotes: [{ host: '127.0.0.1', port: sock.address().port, proto: 'udp' }] })
+    client.on('reconnecting', () => events.push('reconnecting'))
+    await client.start()
+    await until(() => got.length === 1) // the initial ping (opcode -1)
+    sendOcc(OccOp.REQUEST)
+    await until(() => got.some((g) => g.op === OccOp.REPLY))
+    expect(got.find((g) => g.op === OccOp.REPLY)!.text).toBe(
+      // as `openvpn --verb 4` prints the expected remote options string for the fixture's server side
+      'V4,dev-type tun,link-mtu 1572,tun-mtu 1500,proto UDPv4,ifconfig 10.8.0.1 10.8.0.2,keydir 1,cipher AES-256-CBC,auth SHA256,keysize 256,secret\0',
+    )
+    sendOcc(OccOp.EXIT)
+    await until(() => events.length === 1)
+    await until(() => got.filter((g) => g.op === -1).length === 2) // new session's first ping
+    await client.close()
+    await until(() => got.some((g) => g.op === OccOp.EXIT))
   })
 
   it('gives up after connect-retry-max rounds and refuses TLS-mode configs', async () => {
