@@ -218,7 +218,7 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
     const sock = createSocket('udp4')
     sock.bind(0, '127.0.0.1')
     await once(sock, 'listening')
-    closers.push(() => sock.close())
+    closers.push(() => void sock.close())
     const got: Array<{ op: number; text: string }> = []
     let peer: { port: number; address: string } | undefined
     let id = 1
