@@ -163,7 +163,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
         rcv.ackNow = true
       }
       if (rcv.drops) {
-        ep.host.counters.inc('tcp.rcv_trimmed', rcv.drops)
+        ep.host.counters.inc('tcp.rcv_dropped', rcv.drops)
         rcv.drops = 0
       }
       if (!wasFin && rcv.finReceived) peerFin(ep, now)

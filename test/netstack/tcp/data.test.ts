@@ -122,3 +122,51 @@ describe('data transfer and ACKs', () => {
     }
   })
 })
+
+describe('bounded out-of-order buffer', () => {
+  it('drops (and counts) pieces beyond the cap; SACK blocks describe only what is held', () => {
+    const c = client({ maxOooSegments: 2 })
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P + 1000, ack: I, data: 100 })
+    c.peer({ flags: 'A', seq: P + 2000, ack: I, data: 100 })
+    c.host.out.length = 0
+    c.peer({ flags: 'A', seq: P + 3000, ack: I, data: 100 })
+    const a = expectOut(c.host, { flags: 'A', ack: P })
+    expect(a.options.sack).toEqual([
+      [P + 2000, P + 2100],
+      [P + 1000, P + 1100],
+    ])
+    expect(c.host.counters.get('tcp.rcv_dropped')).toBe(1)
+    // filling the gap delivers what was held; the dropped piece is simply missing (sender resends)
+    c.peer({ flags: 'A', seq: P, ack: I, data: 1000 })
+    expectOut(c.host, { ack: P + 1100 })
+  })
+
+  it('data beyond the advertised window is trimmed, never buffered', () => {
+    const c = client({ rcvBufInitial: 4096, rcvBufMax: 4096 })
+    const { P, I } = c
+    c.ep.pause()
+    c.peer({ flags: 'A', seq: P, ack: I, data: 3000 })
+    c.peer({ flags: 'A', seq: P + 3000, ack: I, data: 3000 })
+    c.clock.advance(40)
+    const a = c.host.out.pop()!
+    expect(a.ack).toBe((P + 4096) >>> 0)
+    expect(a.window).toBe(0)
+    c.ep.resume()
+    c.clock.advance(0)
+    expect(c.gotBytes()).toBe(4096)
+  })
+})
+
+describe('TIME-WAIT', () => {
+  it('a new SYN in TIME-WAIT gets a challenge ACK, not a reset', () => {
+    const c = client()
+    c.ep.end()
+    c.peer({ flags: 'FA', seq: c.P, ack: c.I + 1 })
+    expect(c.ep.state).toBe('TIME-WAIT')
+    c.host.out.length = 0
+    c.peer({ flags: 'S', seq: c.P + 100_000 })
+    expectOut(c.host, { flags: 'A', ack: c.P + 1 })
+    expect(c.ep.state).toBe('TIME-WAIT')
+  })
+})
