@@ -3,5 +3,6 @@
 import type { BenchModule } from './types.js'
 import { memoryBench } from './memory.js'
 import { tunPathBench } from './tun-path.js'
+import { openvpnStaticBench } from './openvpn-static.js'
 
-export const modules: BenchModule[] = [memoryBench, tunPathBench]
+export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench]

@@ -25,7 +25,7 @@ export const PAGE_MARKER = 'burrow vpn-lan page'
 const here = dirname(fileURLToPath(import.meta.url))
 /** A non-TS harness file, from test/harness (vitest) or from a compiled copy under build/. */
 export function vpnLanFile(name: string): string {
-  for (const p of [join(here, name), resolve(here, '../../../test/harness', name), resolve(here, '../../test/harness', name)]) {
+  for (const p of [join(here, name), resolve(here, '../../../test/harness', name)]) {
     if (existsSync(p)) return p
   }
   throw new Error(`${name} not found near ${here}`)
@@ -110,7 +110,7 @@ function atExit(f: () => void): () => void {
 /** Build the topology and start the lan services. Root only (the caller checks interopSkipReason). */
 export async function createVpnLan(o: VpnLanOptions): Promise<VpnLan> {
   // Four /24s per instance: root⇄vpn, vpn⇄lan, tunnel, vpn⇄client namespaces.
-  const base = 30 + 4 * instances++
+  const base = 40 + 4 * instances++
   const outer = subnet(base)
   const lan4 = subnet(base + 1)
   const tunnel = subnet(base + 2)

@@ -1,0 +1,181 @@
+// OpenVPN static-key (openvpn(8) --secret, AES-256-CBC + HMAC-SHA256) download benchmark: one
+// 100 MB HTTP download, single TCP stream, from the lan behind a real `openvpn` 2.6 server
+// (test/harness/vpn-lan.ts), measured two ways against the same server process in the same run:
+//   burrow: the built CLI (dist/cli/main.js) in the root namespace, curl --socks5-hostname through
+//           its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
+//   native: the `openvpn` client with a kernel TUN in its own namespace, curl in that namespace.
+// Over UDP and over TCP. Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is
+// the issue's target). Everything shares the machine's CPUs: compare ratios, not absolutes.
+import { spawn } from 'node:child_process'
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startProc, uniqueId, which, type Netns, type Proc } from '../test/harness/netns.js'
+import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
+import type { BenchContext, BenchModule, BenchRow } from './types.js'
+
+const PORT = 1194
+type ProtoName = 'udp' | 'tcp'
+
+/** The repository root (this file runs from bench/ or compiled from build/bench/). */
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'fixtures'))) return d
+    d = resolve(d, '..')
+  }
+  throw new Error('openvpn-static bench: repository root not found')
+}
+
+interface CurlSpeed {
+  bytes: number
+  bytesPerSec: number
+}
+
+/** curl … -o /dev/null -w '%{size_download} %{speed_download}'; `ns` runs it inside a namespace. */
+function curlSpeed(args: string[], ns?: Netns, timeoutSec = 180): Promise<CurlSpeed> {
+  const cmd = ['curl', '-sS', '--max-time', String(timeoutSec), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', ...args]
+  const [bin, ...rest] = ns ? ['ip', 'netns', 'exec', ns.name, ...cmd] : cmd
+  return new Promise((res, rej) => {
+    const c = spawn(bin, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    c.on('close', (code) => {
+      const m = /^(\d+) ([\d.]+)/.exec(out.trim())
+      if (code !== 0 || !m) return rej(new Error(`curl exited ${code}: ${err.trim() || out.trim()}`))
+      res({ bytes: Number(m[1]), bytesPerSec: Number(m[2]) })
+    })
+  })
+}
+
+function startServer(env: VpnLan, key: string, proto: ProtoName, dev: string): Proc {
+  return env.vpn.spawn('openvpn', [
+    '--disable-dco',
+    '--dev-type', 'tun', '--dev', dev,
+    '--ifconfig', env.tunnel.v4(1), env.tunnel.v4(2),
+    '--secret', key, '0',
+    '--cipher', 'AES-256-CBC', '--auth', 'SHA256',
+    '--proto', proto === 'udp' ? 'udp' : 'tcp-server',
+    '--local', env.serverIp, '--port', String(PORT),
+    // one server for both clients, one after the other: follow the peer's new address (UDP)
+    ...(proto === 'udp' ? ['--float'] : []),
+    '--ping', '1', '--ping-restart', '10',
+    '--verb', '3',
+  ])
+}
+const SERVER_READY = /UDPv4 link remote|Listening for incoming TCP connection/
+
+async function burrowDownload(env: VpnLan, root: string, proto: ProtoName, bytes: number): Promise<CurlSpeed> {
+  const cfg = join(env.tmp, `bench-${proto}.ovpn`)
+  writeFileSync(
+    cfg,
+    [
+      'dev tun',
+      `proto ${proto === 'udp' ? 'udp' : 'tcp-client'}`,
+      `remote ${env.serverIp} ${PORT}`,
+      'nobind',
+      'secret static.key 1',
+      'cipher AES-256-CBC',
+      'auth SHA256',
+      `ifconfig ${env.tunnel.v4(2)} ${env.tunnel.v4(1)}`,
+      `route ${env.lan4.network} ${env.lan4.mask}`,
+      `dhcp-option DNS ${env.lanIp}`,
+      'ping 1',
+      'ping-restart 10',
+      '',
+    ].join('\n'),
+  )
+  const cli = startProc('node', [join(root, 'dist/cli/main.js'), '--config', cfg, '--http', 'off', '--socks', '127.0.0.1:0'], { cwd: env.tmp })
+  try {
+    await cli.waitFor(/burrow-proxy: up: /, 20_000)
+    const socks = (await cli.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 10_000))[1]
+    const url = `http://${env.dnsName}:${env.httpPort}/bytes?n=${bytes}&seed=bench`
+    // a small request first (name lookup, TCP over a fresh tunnel), then the measured one
+    await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/`])
+    return await curlSpeed(['--socks5-hostname', socks, url])
+  } finally {
+    await cli.kill()
+  }
+}
+
+async function nativeDownload(env: VpnLan, clientNs: Netns, key: string, proto: ProtoName, bytes: number): Promise<CurlSpeed> {
+  const dev = `bpec${uniqueId()}`.slice(0, 15)
+  const client = clientNs.spawn('openvpn', [
+    '--disable-dco',
+    '--dev-type', 'tun', '--dev', dev,
+    '--ifconfig', env.tunnel.v4(2), env.tunnel.v4(1),
+    '--secret', key, '1',
+    '--cipher', 'AES-256-CBC', '--auth', 'SHA256',
+    '--proto', proto === 'udp' ? 'udp' : 'tcp-client',
+    '--remote', env.serverIp, String(PORT),
+    '--nobind',
+    '--route', env.lan4.network, env.lan4.mask,
+    '--ping', '1', '--ping-restart', '10',
+    '--verb', '3',
+  ])
+  try {
+    await client.waitFor(/Initialization Sequence Completed/, 20_000)
+    await curlSpeed(['--retry', '5', '--retry-connrefused', '--retry-delay', '1', env.url('/')], clientNs, 30)
+    return await curlSpeed([env.url(`/bytes?n=${bytes}&seed=bench`)], clientNs)
+  } finally {
+    await client.kill()
+  }
+}
+
+export const openvpnStaticBench: BenchModule = {
+  name: 'openvpn-static',
+  skipReason(ctx: BenchContext): string | null {
+    if (!ctx.root) return 'needs root (network namespaces; kernel TUN for the native openvpn client)'
+    if (!existsSync('/dev/net/tun')) return 'needs /dev/net/tun'
+    const missing = ['openvpn', 'curl', 'dnsmasq', 'ip'].filter((b) => !which(b))
+    if (missing.length) return `needs ${missing.join(', ')} (scripts/install-peers.sh)`
+    try {
+      if (!existsSync(join(repoRoot(), 'dist/cli/main.js'))) return 'dist/cli/main.js missing: run npm run build'
+    } catch (e) {
+      return (e as Error).message
+    }
+    return null
+  },
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const root = repoRoot()
+    const bytes = ctx.quick ? 20 * 1024 * 1024 : 100 * 1024 * 1024
+    const env = await createVpnLan({ prefix: 'bpe' })
+    const rows: BenchRow[] = []
+    try {
+      const key = join(env.tmp, 'static.key')
+      copyFileSync(join(root, 'fixtures/static.key'), key)
+      const clientNs = env.addClientNs()
+      await env.assertIsolated()
+      for (const proto of ['udp', 'tcp'] as const) {
+        const server = startServer(env, key, proto, `bpes${uniqueId()}`.slice(0, 15))
+        try {
+          await server.waitFor(SERVER_READY, 15_000)
+          ctx.log(`${proto}: burrow CLI, curl --socks5-hostname, ${bytes / 1048576} MB`)
+          const b = await burrowDownload(env, root, proto, bytes)
+          // TCP: the server restarts its listener when the first client leaves
+          if (proto === 'tcp') await server.waitFor(/Listening for incoming TCP connection[\s\S]*Listening for incoming TCP connection/, 15_000)
+          ctx.log(`${proto}: native openvpn client (kernel TUN), curl, ${bytes / 1048576} MB`)
+          const n = await nativeDownload(env, clientNs, key, proto, bytes)
+          for (const [who, r] of [['burrow', b], ['native', n]] as const) {
+            if (r.bytes !== bytes) throw new Error(`${who} ${proto}: downloaded ${r.bytes} of ${bytes} bytes`)
+          }
+          rows.push({
+            name: `openvpn static ${proto} ${bytes / 1048576} MB down via SOCKS5`,
+            value: (b.bytesPerSec * 8) / 1e6,
+            unit: 'Mbit/s',
+            baseline: (n.bytesPerSec * 8) / 1e6,
+            baselineName: 'native openvpn, kernel TUN',
+            note: 'AES-256-CBC + SHA256, one TCP stream',
+          })
+        } finally {
+          await server.kill()
+        }
+      }
+    } finally {
+      await env.destroy()
+    }
+    return rows
+  },
+}
