@@ -213,6 +213,32 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     const { log } = await basic(await server({ extra: ['--tls-crypt', f, '--data-ciphers', 'AES-256-CBC', '--auth', 'SHA256'] }), ['<tls-crypt>', pki['ta.key'], '</tls-crypt>', 'data-ciphers AES-256-GCM:AES-256-CBC', 'auth SHA256'])
     expect(log.join('\n')).toContain('(AES-256-CBC,')
   })
+  it('pushed "compress stub-v2" is framed (not compressed); pushed real compression is refused (VORACLE)', async () => {
+    const f = join(dir, 'ta.key')
+    await basic(await server({ extra: ['--tls-crypt', f, '--compress', 'stub-v2', '--push', 'compress stub-v2'] }))
+    // comp-lzo no puts a 0xFA byte in front of every packet: without the framing nothing would pass
+    await basic(await server({ extra: ['--tls-crypt', f, '--comp-lzo', 'no', '--push', 'comp-lzo no'] }))
+    const s = await server({ extra: ['--tls-crypt', f, '--allow-compression', 'yes', '--compress', 'lz4-v2', '--push', 'compress lz4-v2'] })
+    const err = await connect(s).then(
+      () => null,
+      (e: BurrowError) => e,
+    )
+    expect(err?.message).toMatch(/compression is refused \(VORACLE\)/)
+    expect(err?.code).toBe('ERR_CONFIG')
+    await s.proc.kill()
+  })
+  it('a PUSH_REPLY too large for one message arrives in push-continuation parts', async () => {
+    const f = join(dir, 'ta.key')
+    const routes = Array.from({ length: 120 }, (_, i) => ['--push', `route 10.251.${i}.0 255.255.255.0`]).flat()
+    const s = await server({ extra: ['--tls-crypt', f, ...routes] })
+    const log: string[] = []
+    const t = await connect(s, undefined, undefined, log)
+    expect(t.info!.routes.filter((r) => r.address.startsWith('10.251.'))).toHaveLength(120)
+    expect(log.filter((l) => l.includes('PUSH_REPLY part received (more follow)')).length).toBeGreaterThanOrEqual(1)
+    expect(await pingThrough(t, s.tunIp, 3)).toBe(3)
+    await t.close()
+    await s.proc.kill()
+  })
   it('server limited to TLS 1.2; and the legacy PRF when TLS_KEY_EXPORT is not announced', async () => {
     const f = join(dir, 'ta.key')
     const { log } = await basic(await server({ extra: ['--tls-crypt', f, '--tls-version-max', '1.2'] }))

@@ -377,6 +377,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
       const body = m.slice('PUSH_REPLY'.length).replace(/^,/, '')
       const r = parsePushReply(body, c.pushAcc ?? emptyPushed())
       c.pushAcc = r.opts
+      this.log.debug(`openvpn: PUSH_REPLY part received (${r.done ? 'last' : 'more follow'})`)
       if (!r.done) return
       c.pushed = r.opts
       c.pushAcc = undefined
@@ -429,17 +430,17 @@ export class OpenVpnTlsTunnel implements Tunnel {
     // cipher negotiation (NCP): the server's choice must be one we offered
     let cipher = p.cipher
     if (cipher && !s.dataCiphers.includes(cipher) && cipher !== s.dataCiphersFallback) {
-      throw new BurrowError(ErrorCode.ERR_PROTOCOL, `server pushed cipher ${cipher}, which is not in data-ciphers (${s.dataCiphers.join(':')})`)
+      throw new BurrowError(ErrorCode.ERR_CONFIG, `server pushed cipher ${cipher}, which is not in data-ciphers (${s.dataCiphers.join(':')})`)
     }
     cipher ??= s.dataCiphersFallback
-    if (!cipher) throw new BurrowError(ErrorCode.ERR_PROTOCOL, 'server did not negotiate a data cipher and no data-ciphers-fallback is set')
+    if (!cipher) throw new BurrowError(ErrorCode.ERR_CONFIG, 'server did not negotiate a data cipher and no data-ciphers-fallback is set')
     c.cipher = cipher
     c.ekm = p.protocolFlags.includes('tls-ekm')
     c.ccExit = p.protocolFlags.includes('cc-exit')
     c.peerId = p.peerId
     if (p.compress !== undefined) {
       const f = p.compress === 'stub-v2' ? Framing.STUB_V2 : p.compress === 'stub' ? Framing.STUB_SWAP : p.compress === 'lzo-no' ? Framing.LZO_STUB : undefined
-      if (!f) throw new BurrowError(ErrorCode.ERR_PROTOCOL, `server pushed compression "${p.compress}": compression is refused (VORACLE); disable it on the server or push "compress stub-v2"`)
+      if (!f) throw new BurrowError(ErrorCode.ERR_CONFIG, `server pushed compression "${p.compress}": compression is refused (VORACLE); disable it on the server or push "compress stub-v2"`)
       c.framing = f
     }
     const ks0 = c.session.keys.get(0)
@@ -529,7 +530,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
       m[OCC_STRING.length] = OCC_EXIT
       c.transport.send(c.primary.encrypt(m))
     } else return
-    await new Promise((r) => setTimeout(r, 100))
+    await this.sleep(100) // let the datagram / reliable EXIT leave before the socket closes
   }
 
   private teardown(c: Conn): void {
