@@ -19,6 +19,8 @@ export interface DemoServer {
   /** The loopback UDP port the client must connect to. */
   port: number
   page: string
+  /** The server's own netstack (tests use it to act as a VPN peer). */
+  stack: NetStack
   close(): Promise<void>
 }
 
@@ -83,6 +85,7 @@ export async function startDemoServer(clientConfig: OvpnConfig, clock: Clock = n
     address,
     port: tunnel.port,
     page,
+    stack,
     async close() {
       listener.close()
       dns.close()

@@ -38,6 +38,9 @@ function withCode(err: Error): Error {
 }
 
 /** The Duplex returned by tcpConnToSocket: the subset of net.Socket the proxies use. */
+/** Deliver early once this much received data is waiting for the end of the poll phase. */
+const RX_BATCH_MAX = 256 * 1024
+
 export class TcpSocket extends Duplex {
   readonly connecting = false
   readonly pending = false
@@ -52,6 +55,21 @@ export class TcpSocket extends Duplex {
   private idleMs = 0
   private lastActive = 0
   private cancelIdle: (() => void) | null = null
+  private rxQueue: Uint8Array[] = []
+  private rxQueued = 0
+  private readonly flushRx = (): void => {
+    const q = this.rxQueue
+    if (q.length === 0 || this.destroyed) return
+    this.rxQueue = []
+    this.rxQueued = 0
+    // a single segment is handed over as a view (the payload is ours to keep: TcpConn
+    // contract); several are joined with one copy, far cheaper than a syscall each downstream
+    const chunk = q.length === 1 ? asBuffer(q[0]) : Buffer.concat(q)
+    if (!this.push(chunk) && !this.connPaused) {
+      this.connPaused = true
+      this.conn.pause()
+    }
+  }
 
   constructor(
     private readonly conn: TcpConn,
@@ -66,15 +84,17 @@ export class TcpSocket extends Duplex {
     conn.onData = (b) => {
       this.bytesRead += b.length
       this.touch()
-      // the payload is ours to keep (TcpConn contract): hand Node a view, no copy
-      if (!this.push(asBuffer(b)) && !this.connPaused) {
-        this.connPaused = true
-        conn.pause()
-      }
+      // Segments that arrive in one event-loop poll phase are handed on as one chunk, so a
+      // piped consumer does one write() per burst instead of one per ~1.4 KB segment.
+      if (this.rxQueue.length === 0) setImmediate(this.flushRx)
+      this.rxQueue.push(b)
+      this.rxQueued += b.length
+      if (this.rxQueued >= RX_BATCH_MAX) this.flushRx()
     }
     conn.onEnd = () => {
       this.peerFin = true
       this.touch()
+      this.flushRx()
       this.push(null)
     }
     conn.onDrain = () => {
@@ -94,6 +114,7 @@ export class TcpSocket extends Duplex {
       cb?.(new BurrowError(ErrorCode.EPIPE, 'connection closed'))
       // a clean close means both FINs were exchanged: end the readable side and let
       // autoDestroy finish once the application has read everything
+      this.flushRx()
       if (!this.readableEnded) this.push(null)
       if (this.readableEnded) this.destroy()
       else this.once('end', () => this.destroy())
