@@ -208,6 +208,10 @@ class DirectUdpFlow implements UdpFlow {
   }
 }
 
+const loopback = new net.BlockList()
+loopback.addSubnet('127.0.0.0', 8, 'ipv4')
+loopback.addAddress('::1', 'ipv6')
+
 export interface RoutingDialerOptions {
   /** The dialer that goes through the VPN tunnel (netstack). */
   tunnel: Dialer
@@ -254,11 +258,15 @@ export class RoutingDialer implements Dialer {
     this.routes = bl
   }
 
-  /** True when the IP literal is inside the tunnel's routes. */
+  /**
+   * True when the IP literal is inside the tunnel's routes. Loopback (127.0.0.0/8, ::1) never is,
+   * even under a full-tunnel 0.0.0.0/0 route: like a kernel route table, the host's own loopback
+   * is more specific than any VPN route.
+   */
   inTunnel(ip: string): boolean {
     const a = normalizeHost(ip)
     const fam = net.isIP(a)
-    if (fam === 0) return false
+    if (fam === 0 || loopback.check(a, fam === 4 ? 'ipv4' : 'ipv6')) return false
     return this.routes.check(a, fam === 4 ? 'ipv4' : 'ipv6')
   }
 

@@ -100,6 +100,11 @@ describe('RoutingDialer', () => {
     expect(tunnel.calls.filter((c) => c.op === 'connect').map((c) => c.host)).toEqual(['10.9.8.7', 'fd12::1', 'fd12::2', '10.1.1.1'])
     expect(direct.calls.filter((c) => c.op === 'connect').map((c) => c.host)).toEqual(['192.0.2.1', '2001:db8::1'])
     expect(r.inTunnel('11.0.0.1')).toBe(false)
+    const full = new RoutingDialer({ tunnel, direct, routes: [{ address: '0.0.0.0', prefix: 0 }, { address: '::', prefix: 0 }] })
+    expect(full.inTunnel('192.0.2.1')).toBe(true)
+    expect(full.inTunnel('2001:db8::1')).toBe(true)
+    expect(full.inTunnel('127.0.0.1')).toBe(false) // loopback stays on the host
+    expect(full.inTunnel('::1')).toBe(false)
     expect(r.inTunnel('10.255.255.255')).toBe(true)
   })
 

@@ -346,17 +346,25 @@ describe('HTTP proxy Basic authentication', () => {
 })
 
 describe('HTTP proxy with RoutingDialer --no-direct', () => {
-  it('answers 403 for destinations outside the routes and tunnels the rest', async () => {
+  it('tunnels destinations inside the routes and answers 403 for the rest', async () => {
     const origin = await startOrigin()
-    const tunnel = new FakeDialer('tunnel', { connect: (h, p) => new DirectDialer().connect(h, p) })
-    const dialer = new RoutingDialer({ tunnel, routes: [{ address: '127.0.0.0', prefix: 8 }], noDirect: true })
+    // The fake tunnel reaches "10.99.0.1" by connecting to the loopback origin.
+    const tunnel = new FakeDialer('tunnel', { connect: (_h, p) => new DirectDialer().connect('127.0.0.1', p) })
+    const dialer = new RoutingDialer({ tunnel, routes: [{ address: '10.99.0.0', prefix: 24 }], noDirect: true })
     const { proxy, port } = await startProxy({ dialer })
-    const ok = await viaProxy(port, `${origin.url}/`)
+    const ok = await viaProxy(port, `http://10.99.0.1:${origin.port}/`)
     expect(ok.status).toBe(200)
-    expect(tunnel.calls).toContainEqual({ op: 'connect', host: '127.0.0.1', port: origin.port })
-    const refused = await viaProxy(port, `http://[::1]:${origin.port}/`)
-    expect(refused.status).toBe(403)
-    expect(refused.body.toString()).toMatch(/outside the tunnel's routes/)
+    expect(JSON.parse(ok.body.toString()).headers.host).toBe(`10.99.0.1:${origin.port}`)
+    expect(tunnel.calls).toContainEqual({ op: 'connect', host: '10.99.0.1', port: origin.port })
+    for (const target of [`http://127.0.0.1:${origin.port}/`, `http://[::1]:${origin.port}/`]) {
+      const refused = await viaProxy(port, target)
+      expect(refused.status).toBe(403)
+      expect(refused.body.toString()).toMatch(/outside the tunnel's routes/)
+    }
+    const s = await connectRaw(port)
+    s.write(`CONNECT 127.0.0.1:${origin.port} HTTP/1.1\r\n\r\n`)
+    expect((await readAll(s)).data.toString()).toMatch(/^HTTP\/1\.1 403 /)
+    expect(tunnel.calls.filter((c) => c.op === 'connect').length).toBe(1)
     await proxy.close()
     await closeServer(origin.server)
   })
