@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { FakeClock } from '../../../src/core/clock.js'
 import { TcpEndpoint, type TcpEndpointOptions } from '../../../src/netstack/tcp/endpoint.js'
 import { TcpFlag } from '../../../src/netstack/tcp/types.js'
+import { rstForUnmatched } from '../../../src/netstack/tcp/segment.js'
 import { FakeHost, LossyPipe, reverse, tuple, type PipeOpts } from './harness.js'
 
 export interface SimResult {
@@ -111,9 +112,22 @@ export function runSim(opts: {
       new Writer(bb, opts.bToA, 2, opts.chunk ?? 65536).pump()
       return
     }
+    // a released endpoint is gone from the demux table: the stack answers with a reset
+    if (b.state === 'CLOSED') {
+      const rst = rstForUnmatched(s)
+      if (rst) toA.send(rst)
+      return
+    }
     b.input(s)
   }, 'A>B', opts.trace)
-  const toA = new LossyPipe(clock, { ...opts.pipe, seed: opts.pipe.seed + 1000 }, (s) => a?.input(s), 'B>A', opts.trace)
+  const toA: LossyPipe = new LossyPipe(clock, { ...opts.pipe, seed: opts.pipe.seed + 1000 }, (s) => {
+    if (a && a.state === 'CLOSED') {
+      const rst = rstForUnmatched(s)
+      if (rst) toB.send(rst)
+      return
+    }
+    a?.input(s)
+  }, 'B>A', opts.trace)
   hostA.onOutput = (_t, s) => toB.send(s)
   hostB.onOutput = (_t, s) => toA.send(s)
   const res = TcpEndpoint.connect(hostA, tA, opts.tcpA)
