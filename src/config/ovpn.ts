@@ -471,7 +471,7 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
   if (cipherD) cfg.cipher = cipherD.args[0].toUpperCase()
   if (cfg.mode === OvpnMode.STATIC_KEY) {
     if (!secretD || !secretBlob) {
-      throw new ConfigError(file, 0, 'secret', 'no "secret" (static key) and no TLS configuration: OpenVPN would run unencrypted; refused')
+      throw new ConfigError(file, 1, 'secret', 'no "secret" (static key) and no TLS configuration: OpenVPN would run unencrypted; refused')
     }
     validateStaticCrypto(cfg, secretD, cipherD, authD)
     const firstLine = secretBlob.inline ? secretD.line + 1 : 1

@@ -80,6 +80,8 @@ export class OpenVpnStaticTunnel implements Tunnel {
   private replayOnly = 0
   /** Whether the current session received any authentic packet. */
   private gotPacket = false
+  /** Sessions in a row that ended without a single authentic packet (UDP failover accounting). */
+  private deadSessions = 0
   private readonly clock: Clock
   private readonly log: Logger
   private readonly connectFn: (remote: StaticRemote, signal: AbortSignal) => Promise<Transport>
@@ -95,6 +97,7 @@ export class OpenVpnStaticTunnel implements Tunnel {
   private cancelRestart: (() => void) | undefined
   private readonly opened: Opened = { id: 0, time: 0, payload: new Uint8Array(0) }
   private up = false
+  private started = false
   private closing = false
   private abort = new AbortController()
   private reconnecting: Promise<void> | undefined
@@ -172,6 +175,8 @@ export class OpenVpnStaticTunnel implements Tunnel {
 
   async start(signal?: AbortSignal): Promise<TunnelInfo> {
     if (this.closing) throw new BurrowError(ErrorCode.ECLOSED, 'tunnel is closed')
+    if (this.started) throw new BurrowError(ErrorCode.ERR_PROTOCOL, 'start() was already called')
+    this.started = true
     const onAbort = () => this.abort.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
@@ -324,6 +329,7 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.replay.add(o.id, o.time, now)
     this.replayOnly = 0
     this.gotPacket = true
+    this.deadSessions = 0
     this.lastRecv = now
     if (isListenTransport(t)) t.confirmPeer()
     const p = o.payload
@@ -427,6 +433,15 @@ export class OpenVpnStaticTunnel implements Tunnel {
     if (this.closing || this.reconnecting) return
     this.log.warn(`openvpn: ${reason}; reconnecting`)
     this.counters.inc('openvpn.reconnect')
+    if (!this.gotPacket) this.deadSessions++
+    const max = this.params.connectRetryMax
+    if (max !== undefined && this.deadSessions >= max * this.remotes.length) {
+      const err = new BurrowError(ErrorCode.ETIMEDOUT, `openvpn: no answer from any server after ${this.deadSessions} attempt(s) (connect-retry-max ${max})`)
+      this.log.error(err.message)
+      this.goDown(reason)
+      this.emit('error', err)
+      return
+    }
     this.goDown(reason)
     if (nextRemote) this.remoteIdx = (this.remoteIdx + 1) % this.remotes.length
     this.emit('reconnecting', reason)

@@ -248,6 +248,29 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
     await until(() => got.some((g) => g.op === OccOp.EXIT))
   })
 
+  it('udp: a silent server costs one attempt per ping-restart; connect-retry-max then gives up with an error', async () => {
+    const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
+    const silent = createSocket('udp4')
+    silent.bind(0, '127.0.0.1')
+    await once(silent, 'listening')
+    closers.push(() => void silent.close())
+    const clock = new FakeClock(0)
+    const events: string[] = []
+    const client = new OpenVpnStaticTunnel(
+      { ...base, pingRestart: 1, connectRetry: 1, connectRetryMax: 2, remotes: [{ host: '127.0.0.1', port: silent.address().port, proto: 'udp' }] },
+      { clock },
+    )
+    closers.push(() => client.close())
+    for (const ev of ['up', 'down', 'reconnecting', 'error'] as const) client.on(ev, (a) => events.push(ev === 'error' ? `error:${(a as Error).message}` : ev))
+    await client.start()
+    clock.advance(1000) // ping-restart #1
+    expect(events).toEqual(['up', 'down', 'reconnecting'])
+    clock.advance(1000) // connect-retry pause
+    await until(() => events.length === 4)
+    clock.advance(1000) // ping-restart #2: second dead session = connect-retry-max
+    expect(events.slice(3)).toEqual(['up', 'down', expect.stringMatching(/^error:.*no answer from any server after 2 attempt/)])
+  })
+
   it('gives up after connect-retry-max rounds and refuses TLS-mode configs', async () => {
     const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
     const client = new OpenVpnStaticTunnel({ ...base, connectRetry: 0, connectRetryMax: 2, remotes: [{ host: '127.0.0.1', port: 1, proto: 'tcp' }] })
