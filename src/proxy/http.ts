@@ -282,15 +282,18 @@ export class HttpProxy {
     })
     this.opts.counters?.inc('http.requests')
     this.log.debug(`http ${req.method} ${url.origin}${url.pathname}`)
-    this.agent
-      .request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: req.method as 'GET',
-        headers,
-        body: hasBody ? req : null,
-        signal: ac.signal,
-      })
+    // (undici may throw synchronously on a header it refuses: treat it like any dispatch error)
+    Promise.resolve()
+      .then(() =>
+        this.agent.request({
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: req.method as 'GET',
+          headers,
+          body: hasBody ? req : null,
+          signal: ac.signal,
+        }),
+      )
       .then(
         (r) => {
           if (res.destroyed) return void r.body.destroy()
