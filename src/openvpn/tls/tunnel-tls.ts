@@ -47,7 +47,8 @@ interface Conn {
   primary?: DataChannel
   lameDuck?: DataChannel
   lameDuckTimer?: () => void
-  timers: (() => void)[]
+  /** One pending timer per purpose (hand-window, push, reneg, reneg-watch, ping, restart). */
+  timers: Map<string, () => void>
   lastRx: number
   lastTx: number
   renegPending?: KeyState
@@ -251,7 +252,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           onKeyReady: (ks) => this.onKeyReady(c, ks, fail),
           onError: (e) => (settled ? this.connectionLost(c, e) : fail(e)),
         })
-        const c: Conn = { transport, remote, session, ekm: false, framing: s.framing, timers: [], lastRx: this.clock.now(), lastTx: this.clock.now(), closed: false, ccExit: false }
+        const c: Conn = { transport, remote, session, ekm: false, framing: s.framing, timers: new Map(), lastRx: this.clock.now(), lastTx: this.clock.now(), closed: false, ccExit: false }
         conn = c
         this.conn = c
         transport.attach(
@@ -261,11 +262,9 @@ export class OpenVpnTlsTunnel implements Tunnel {
         )
         this.log.info(`openvpn: connecting to ${transport.description} (${s.wrap.mode})`)
         session.start()
-        c.timers.push(
-          this.clock.schedule(this.clock.now() + s.handWindow * 1000, () => {
-            if (!settled) fail(new BurrowError(ErrorCode.ETIMEDOUT, `TLS handshake with ${transport.description} did not complete in ${s.handWindow} s (hand-window)`))
-          }),
-        )
+        this.timer(c, 'hand', this.clock.now() + s.handWindow * 1000, () => {
+          if (!settled) fail(new BurrowError(ErrorCode.ETIMEDOUT, `TLS handshake with ${transport.description} did not complete in ${s.handWindow} s (hand-window)`))
+        })
       }, fail)
       signal?.addEventListener('abort', onAbort, { once: true })
     })
@@ -302,7 +301,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
       const req = () => {
         if (c.closed || c.pushed) return
         ks.sendText('PUSH_REQUEST')
-        c.timers.push(this.clock.schedule(this.clock.now() + 2000, req))
+        this.timer(c, 'push', this.clock.now() + 2000, req)
       }
       req()
       return
@@ -345,11 +344,9 @@ export class OpenVpnTlsTunnel implements Tunnel {
   private scheduleReneg(c: Conn, keyId: number): void {
     const sec = this.settings.renegSec
     if (!sec) return
-    c.timers.push(
-      this.clock.schedule(this.clock.now() + sec * 1000, () => {
-        if (!c.closed && c.primary?.keyId === keyId && this.conn === c) this.renegotiate()
-      }),
-    )
+    this.timer(c, 'reneg', this.clock.now() + sec * 1000, () => {
+      if (!c.closed && c.primary?.keyId === keyId && this.conn === c) this.renegotiate()
+    })
   }
 
   private checkRenegLimits(c: Conn, dc: DataChannel): void {
@@ -359,11 +356,9 @@ export class OpenVpnTlsTunnel implements Tunnel {
   }
 
   private watchHandshake(c: Conn, ks: KeyState): void {
-    c.timers.push(
-      this.clock.schedule(this.clock.now() + this.settings.handWindow * 1000, () => {
-        if (!c.closed && c.renegPending === ks) this.connectionLost(c, new BurrowError(ErrorCode.ETIMEDOUT, 'renegotiation did not complete within hand-window'))
-      }),
-    )
+    this.timer(c, 'reneg-watch', this.clock.now() + this.settings.handWindow * 1000, () => {
+      if (!c.closed && c.renegPending === ks) this.connectionLost(c, new BurrowError(ErrorCode.ETIMEDOUT, 'renegotiation did not complete within hand-window'))
+    })
   }
 
   private onControlMessage(c: Conn, m: string, p: { resolve: (i: TunnelInfo) => void; fail: (e: unknown) => void }): void {
@@ -502,7 +497,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           c.lastTx = now
           c.transport.send(c.primary.encrypt(PING_MAGIC))
         }
-        c.timers.push(this.clock.schedule(now + Math.min(ping, 1000), tick))
+        this.timer(c, 'ping', now + Math.min(ping, 1000), tick)
       }
       tick()
     }
@@ -514,9 +509,9 @@ export class OpenVpnTlsTunnel implements Tunnel {
           this.connectionLost(c, new BurrowError(ErrorCode.ETIMEDOUT, `no packet from the server for ${restart / 1000} s (ping-restart)`))
           return
         }
-        c.timers.push(this.clock.schedule(now + 1000, check))
+        this.timer(c, 'restart', now + 1000, check)
       }
-      c.timers.push(this.clock.schedule(this.clock.now() + 1000, check))
+      this.timer(c, 'restart', this.clock.now() + 1000, check)
     }
   }
 
@@ -533,10 +528,24 @@ export class OpenVpnTlsTunnel implements Tunnel {
     await this.sleep(100) // let the datagram / reliable EXIT leave before the socket closes
   }
 
+  /** (Re)arm the connection's timer of that name, cancelling the previous one. */
+  private timer(c: Conn, name: string, at: number, fn: () => void): void {
+    c.timers.get(name)?.()
+    if (c.closed) return
+    c.timers.set(
+      name,
+      this.clock.schedule(at, () => {
+        c.timers.delete(name)
+        fn()
+      }),
+    )
+  }
+
   private teardown(c: Conn): void {
     if (c.closed) return
     c.closed = true
-    for (const t of c.timers) t()
+    for (const t of c.timers.values()) t()
+    c.timers.clear()
     c.lameDuckTimer?.()
     c.session.close()
     c.transport.close()
