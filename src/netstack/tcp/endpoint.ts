@@ -100,6 +100,8 @@ export class TcpEndpoint implements TcpConn {
   private challengeCount = 0
   private paused = false
   private delivering = false
+  /** Closed by RST, timeout, ICMP or destroy(): queued data is discarded. */
+  private aborted = false
   private endEmitted = false
   private closeEmitted = false
   private needDrain = false
@@ -483,18 +485,23 @@ export class TcpEndpoint implements TcpConn {
     this.delivering = true
     const rcv = this.rcv
     let freed = false
-    while (!this.paused && this._onData && this.st !== TcpState.CLOSED) {
+    // after a clean close the queued data is still the application's: keep delivering it
+    while (!this.paused && this._onData && !this.aborted) {
       const c = rcv.shift()
       if (!c) break
       freed = true
       this._onData(c)
     }
     this.delivering = false
-    if (this.isClosed()) return
+    if (this.aborted) return
     if (rcv.finReceived && !rcv.hasData && !this.endEmitted && this._onEnd) {
       this.endEmitted = true
       this._onEnd()
-      if (this.isClosed()) return
+      if (this.aborted) return
+    }
+    if (this.st === TcpState.CLOSED || this.st === TcpState.TIME_WAIT) {
+      this.maybeEmitClose()
+      return
     }
     if (freed) {
       const now = this.host.clock.now()
@@ -509,13 +516,9 @@ export class TcpEndpoint implements TcpConn {
     this.flushScheduled = true
     this.host.clock.schedule(this.host.clock.now(), () => {
       this.flushScheduled = false
-      if (this.closePending()) {
-        this.emitClose()
-        return
-      }
-      if (this.isClosed()) return
       this.deliver()
-      if (this.st !== TcpState.CLOSED && this.synchronized()) this.flush()
+      this.maybeEmitClose()
+      if (this.synchronized() && this.st !== TcpState.TIME_WAIT) this.flush()
     })
   }
 
@@ -527,7 +530,7 @@ export class TcpEndpoint implements TcpConn {
     this.keepTimer.clear()
     this.twTimer.arm(now + 2 * this.tuning.msl)
     this.deliver()
-    this.emitClose()
+    this.maybeEmitClose()
   }
 
   /** @internal restart the 2·MSL timer (retransmitted FIN in TIME-WAIT) */
@@ -536,19 +539,20 @@ export class TcpEndpoint implements TcpConn {
   }
 
   /** @internal go to CLOSED: release, report close (err null = no error). */
-  finish(err: Error | null | undefined): void {
+  finish(err: Error | null | undefined, abort: boolean = err !== undefined): void {
     if (this.isClosed()) return
     const wasTw = this.st === TcpState.TIME_WAIT
     this.st = TcpState.CLOSED
     for (const t of [this.rtxTimer, this.delackTimer, this.persistTimer, this.keepTimer, this.twTimer]) t.dispose()
     if (err) this.closeErr = err
+    if (abort) this.aborted = true
     const rej = this.estReject
     this.estResolve = this.estReject = null
     if (rej) rej(err ?? new BurrowError(ErrorCode.ECLOSED, 'connection closed before it was established'))
     this.host.release(this.tuple)
     if (!wasTw) {
-      if (!err) this.deliver()
-      this.emitClose()
+      this.deliver()
+      this.maybeEmitClose()
     }
   }
 
@@ -556,8 +560,10 @@ export class TcpEndpoint implements TcpConn {
     return (this.st === TcpState.CLOSED || this.st === TcpState.TIME_WAIT) && !this.closeEmitted
   }
 
-  private emitClose(): void {
-    if (this.closeEmitted || !this._onClose) return
+  /** onClose once the connection is over and (unless aborted) every received byte was delivered. */
+  private maybeEmitClose(): void {
+    if (this.closeEmitted || !this._onClose || !this.closePending()) return
+    if (!this.aborted && this.rcv.hasData) return
     this.closeEmitted = true
     const fn = this._onClose
     fn(this.closeErr)

@@ -172,3 +172,40 @@ describe('RST and SYN handling (RFC 5961)', () => {
     expect(c.gotBytes()).toBe(0)
   })
 })
+
+describe('close ordering with a paused reader', () => {
+  it('data queued while paused is still delivered after the connection closed; then onEnd, then onClose', () => {
+    const c = client({ msl: 100 })
+    const { P, I } = c
+    const events: string[] = []
+    c.ep.onData = (b) => events.push(`data ${b.length}`)
+    c.ep.onEnd = () => events.push('end')
+    c.ep.onClose = (e) => events.push(`close ${e ? e.message : 'ok'}`)
+    c.ep.pause()
+    c.peer({ flags: 'PA', seq: P, ack: I, data: 500 })
+    c.ep.end()
+    c.peer({ flags: 'FA', seq: P + 500, ack: I + 1 })
+    expect(c.ep.state).toBe('TIME-WAIT')
+    c.clock.advance(1000)
+    expect(c.ep.state).toBe('CLOSED')
+    expect(c.host.released.length).toBe(1)
+    expect(events).toEqual([])
+    c.ep.resume()
+    c.clock.advance(0)
+    expect(events).toEqual(['data 500', 'end', 'close ok'])
+  })
+
+  it('a reset discards queued data and reports the error at once', () => {
+    const c = client()
+    const events: string[] = []
+    c.ep.onData = (b) => events.push(`data ${b.length}`)
+    c.ep.onClose = (e) => events.push(`close ${(e as { code?: string }).code}`)
+    c.ep.pause()
+    c.peer({ flags: 'PA', seq: c.P, ack: c.I, data: 500 })
+    c.peer({ flags: 'R', seq: c.P + 500 })
+    expect(events).toEqual(['close ECONNRESET'])
+    c.ep.resume()
+    c.clock.advance(0)
+    expect(events).toEqual(['close ECONNRESET'])
+  })
+})

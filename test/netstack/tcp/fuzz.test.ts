@@ -11,7 +11,7 @@ it('random paths (loss ≤ 35 %, dup, reorder, rates, option mixes): byte-exact,
     const aToB = Math.floor(r0() * 300_000)
     const bToA = Math.floor(r0() * 300_000)
     const tcp = { sack: r0() < 0.8, timestamps: r0() < 0.8, windowScaling: r0() < 0.8, congestion: r0() < 0.5 ? 'cubic' as const : 'newreno' as const, rcvBufInitial: r0() < 0.3 ? 8192 : 262144, maxRetries: 30 }
-    const r = runSim({ pipe, aToB, bToA, tcpA: tcp, tcpB: { ...tcp, sack: r0() < 0.8 }, chunk: 1 + Math.floor(r0() * 70000), limitMs: 36_000_000 })
+    const r = runSim({ pipe, aToB, bToA, tcpA: tcp, tcpB: { ...tcp, sack: r0() < 0.8 }, chunk: 1 + Math.floor(r0() * 70000), limitMs: 36_000_000, stalls: r0() < 0.5 ? r0() * 0.5 : 0 })
     const ok = r.aGot === bToA && r.bGot === aToB && r.aOk && r.bOk && r.aEnd && r.bEnd && r.aClose === undefined && r.bClose === undefined && r.hostA.released.length === 1 && r.hostB.released.length === 1
     if (!ok) bad.push(`seed ${seed} ${JSON.stringify(pipe)} ${JSON.stringify(tcp)} a ${r.aGot}/${bToA} b ${r.bGot}/${aToB} ok ${r.aOk},${r.bOk} end ${r.aEnd},${r.bEnd} close ${String(r.aClose)},${String(r.bClose)} rel ${r.hostA.released.length},${r.hostB.released.length} states ${r.a.state},${r.b?.state} t ${r.timeMs}`)
   }

@@ -1,6 +1,6 @@
 // Two TcpEndpoints wired through LossyPipes under one FakeClock (used by sim and throughput tests).
 import { createHash } from 'node:crypto'
-import { FakeClock } from '../../../src/core/clock.js'
+import { FakeClock, seededRandom } from '../../../src/core/clock.js'
 import { TcpEndpoint, type TcpEndpointOptions } from '../../../src/netstack/tcp/endpoint.js'
 import { TcpFlag } from '../../../src/netstack/tcp/types.js'
 import { rstForUnmatched } from '../../../src/netstack/tcp/segment.js'
@@ -82,6 +82,8 @@ export function runSim(opts: {
   limitMs?: number
   chunk?: number
   verify?: boolean
+  /** Readers stall at random (pause()/resume() every 50 ms with this probability) — backpressure. */
+  stalls?: number
 }): SimResult {
   const clock = new FakeClock(0)
   const hostA = new FakeHost(clock, 11)
@@ -140,6 +142,26 @@ export function runSim(opts: {
     aClose = e
   }
   new Writer(a, opts.aToB, 1, opts.chunk ?? 65536).pump()
+  if (opts.stalls) {
+    const rnd = seededRandom(opts.pipe.seed ^ 0x5eed)
+    const paused = [false, false]
+    const tick = (): void => {
+      const eps = [a, b]
+      let live = false
+      for (let i = 0; i < 2; i++) {
+        const ep = eps[i]
+        if (!ep || (ep.state === 'CLOSED' && !paused[i])) continue
+        live = true
+        if (rnd() < opts.stalls!) {
+          paused[i] = !paused[i]
+          if (paused[i]) ep.pause()
+          else ep.resume()
+        }
+      }
+      if (live || !b) clock.schedule(clock.now() + 50, tick)
+    }
+    clock.schedule(50, tick)
+  }
   clock.runAll(opts.limitMs ?? 3_600_000)
   const h = createHash('sha256')
   for (const l of toB.trace) h.update(l + '\n')
