@@ -3,6 +3,7 @@
 // and the NUL-terminated text messages (PUSH_REQUEST, PUSH_REPLY, AUTH_FAILED, RESTART, …).
 import { randomBytes } from 'node:crypto'
 import { readU16, writeU16 } from '../../core/bytes.js'
+import { BurrowError, ErrorCode } from '../../core/errors.js'
 
 export const KEY_METHOD_2 = 2
 
@@ -176,4 +177,20 @@ export function encodeText(s: string): Uint8Array {
   const out = new Uint8Array(body.length + 1)
   out.set(body, 0)
   return out
+}
+
+/**
+ * The error for an AUTH_FAILED control message: "AUTH_FAILED", "AUTH_FAILED,reason" or
+ * "AUTH_FAILED,TEMP[backoff N],reason" (IV_PROTO_AUTH_FAIL_TEMP; push.c receive_auth_failed).
+ */
+export function authFailedError(msg: string): BurrowError {
+  let reason = msg.slice('AUTH_FAILED'.length).replace(/^,/, '').trim()
+  let temp = false
+  const t = /^TEMP(\[[^\]]*\])?,?/.exec(reason)
+  if (t) {
+    temp = true
+    reason = reason.slice(t[0].length).trim()
+  }
+  const what = temp ? 'server reported a temporary authentication failure (AUTH_FAILED,TEMP)' : 'server rejected authentication (AUTH_FAILED)'
+  return new BurrowError(ErrorCode.ERR_AUTH, reason ? `${what}: ${reason}` : `${what}; check the username/password or certificate`)
 }

@@ -15,7 +15,7 @@ import { connectTransport } from '../../transport/connect.js'
 import { isDataOpcode, opcodeOf } from './packet.js'
 import { TlsSession, type KeyState } from './session.js'
 import { NoWrap, TlsAuthWrap, TlsCryptWrap, type ControlWrap } from './wrap.js'
-import { occOptionsString, peerInfo } from './control.js'
+import { authFailedError, occOptionsString, peerInfo } from './control.js'
 import { emptyPushed, maskToPrefixLen, parsePushReply, type PushedOptions } from './push.js'
 import { splitKey2 } from './keys.js'
 import { DataChannel, Framing, OCC_EXIT, OCC_STRING, PING_MAGIC } from './data.js'
@@ -384,12 +384,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
       return
     }
     if (m.startsWith('AUTH_FAILED')) {
-      const reason = m.slice('AUTH_FAILED'.length).replace(/^,/, '')
-      const temp = reason.startsWith('TEMP')
-      const e = new BurrowError(
-        ErrorCode.ERR_AUTH,
-        `server rejected authentication (AUTH_FAILED${temp ? ', temporary' : ''})${reason && !temp ? `: ${reason}` : temp && reason.length > 4 ? `: ${reason.slice(5)}` : ''}`,
-      )
+      const e = authFailedError(m)
       if (c.pushed) this.connectionLost(c, e)
       else p.fail(e)
       return

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { parsePushReply, emptyPushed, maskToPrefixLen } from '../../../src/openvpn/tls/push.js'
-import { MessageSplitter, encodeKm2Client, parseKm2Server, peerInfo, IV_PROTO_TLS_KEY_EXPORT, randomClientKeySource } from '../../../src/openvpn/tls/control.js'
+import { authFailedError, MessageSplitter, encodeKm2Client, parseKm2Server, peerInfo, IV_PROTO_TLS_KEY_EXPORT, randomClientKeySource } from '../../../src/openvpn/tls/control.js'
 
 const REAL =
   'route 10.99.0.0 255.255.255.0,dhcp-option DNS 10.99.0.1,route-gateway 10.8.3.1,topology subnet,ping 10,ping-restart 60,ifconfig 10.8.3.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,protocol-flags cc-exit tls-ekm dyn-tls-crypt,tun-mtu 1500'
@@ -89,6 +89,12 @@ describe('key-method 2 and control messages', () => {
     expect(s).toContain('IV_CIPHERS=AES-256-GCM:CHACHA20-POLY1305\n')
     expect(s).toContain('IV_PROTO=398\n') // DATA_V2|REQUEST_PUSH|TLS_KEY_EXPORT|CC_EXIT_NOTIFY|AUTH_FAIL_TEMP
     expect(peerInfo({ ciphers: [], tlsKeyExport: false })).toContain(`IV_PROTO=${398 & ~IV_PROTO_TLS_KEY_EXPORT}\n`)
+  })
+  it('AUTH_FAILED variants become ERR_AUTH with the server reason', () => {
+    expect(authFailedError('AUTH_FAILED')).toMatchObject({ code: 'ERR_AUTH', message: expect.stringMatching(/rejected authentication \(AUTH_FAILED\); check/) })
+    expect(authFailedError('AUTH_FAILED,account locked').message).toMatch(/\(AUTH_FAILED\): account locked$/)
+    expect(authFailedError('AUTH_FAILED,TEMP[backoff 30],try later').message).toMatch(/temporary .*AUTH_FAILED,TEMP\): try later$/)
+    expect(authFailedError('AUTH_FAILED,TEMP').code).toBe('ERR_AUTH')
   })
   it('splits NUL-terminated messages across chunks', () => {
     const got: string[] = []
