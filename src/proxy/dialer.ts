@@ -84,6 +84,37 @@ function asBurrowError(err: unknown, what: string): BurrowError {
   return new BurrowError(ErrorCode.ECONNRESET, `${what}: ${msg}`, { cause: err })
 }
 
+/**
+ * dialer.connect bounded by `timeoutMs` (rejects with BurrowError ETIMEDOUT) and aborted with
+ * `outer` (e.g. the client went away). The timer is cleared on every outcome.
+ */
+export async function dialWithTimeout(
+  dialer: Dialer,
+  host: string,
+  port: number,
+  timeoutMs: number,
+  outer?: AbortSignal,
+): Promise<Duplex> {
+  const ac = new AbortController()
+  let timedOut = false
+  const t = setTimeout(() => {
+    timedOut = true
+    ac.abort()
+  }, timeoutMs)
+  const onOuter = () => ac.abort()
+  if (outer?.aborted) ac.abort()
+  outer?.addEventListener('abort', onOuter, { once: true })
+  try {
+    return await dialer.connect(host, port, ac.signal)
+  } catch (err) {
+    if (timedOut) throw new BurrowError(ErrorCode.ETIMEDOUT, `connect to ${host}:${port} timed out after ${timeoutMs} ms`)
+    throw err
+  } finally {
+    clearTimeout(t)
+    outer?.removeEventListener('abort', onOuter)
+  }
+}
+
 export interface DirectDialerOptions {
   /** Give up a TCP connect after this long (ETIMEDOUT). Default 30 s. */
   connectTimeoutMs?: number

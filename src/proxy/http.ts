@@ -14,8 +14,8 @@ import { Agent } from 'undici'
 import type { buildConnector } from 'undici'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
-import { BurrowError, ErrorCode } from '../core/errors.js'
-import { RouteRefusedError, errorCode, normalizeHost } from './dialer.js'
+import { ErrorCode } from '../core/errors.js'
+import { RouteRefusedError, dialWithTimeout, errorCode, normalizeHost } from './dialer.js'
 import type { Dialer } from './dialer.js'
 import { closeWith, splice } from './stream.js'
 
@@ -217,26 +217,9 @@ export class HttpProxy {
     )
   }
 
-  /** dialer.connect with this proxy's connect timeout (→ ETIMEDOUT). */
-  private async dial(host: string, port: number, outer?: AbortSignal): Promise<Duplex> {
-    const ac = new AbortController()
-    let timedOut = false
-    const t = setTimeout(() => {
-      timedOut = true
-      ac.abort()
-    }, this.connectTimeoutMs)
-    const onOuter = () => ac.abort()
-    outer?.addEventListener('abort', onOuter, { once: true })
-    try {
-      return await this.dialer.connect(host, port, ac.signal)
-    } catch (err) {
-      if (timedOut)
-        throw new BurrowError(ErrorCode.ETIMEDOUT, `connect to ${host}:${port} timed out after ${this.connectTimeoutMs} ms`)
-      throw err
-    } finally {
-      clearTimeout(t)
-      outer?.removeEventListener('abort', onOuter)
-    }
+  /** dialer.connect with this proxy's connect timeout (→ ETIMEDOUT → 504). */
+  private dial(host: string, port: number, outer?: AbortSignal): Promise<Duplex> {
+    return dialWithTimeout(this.dialer, host, port, this.connectTimeoutMs, outer)
   }
 
   private fail(res: ServerResponse, status: number, reason: string): void {

@@ -27,7 +27,7 @@ export interface ProxyServerOptions {
   protocols?: { http?: boolean; socks5?: boolean; socks4?: boolean }
   /** A client must send its first byte / finish its SOCKS handshake within this. Default 30 s. */
   handshakeTimeoutMs?: number
-  /** Origin connect timeout for HTTP (→ 504). Default 30 s. */
+  /** Destination connect timeout (HTTP → 504, SOCKS5 → TTL expired, SOCKS4 → rejected). Default 30 s. */
   connectTimeoutMs?: number
   /** Origin response-headers timeout for HTTP (→ 504). Default 60 s. */
   headersTimeoutMs?: number
@@ -68,6 +68,7 @@ export class ProxyServer {
       logger: this.log,
       counters: opts.counters,
       handshakeTimeoutMs: this.handshakeTimeoutMs,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
     }
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.onConnection(s))
   }

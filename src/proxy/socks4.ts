@@ -7,6 +7,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { readU16, writeU16 } from '../core/bytes.js'
 import type { ValueOf } from '../core/enum.js'
+import { dialWithTimeout } from './dialer.js'
 import { ByteReader, EofError, closeWith, splice } from './stream.js'
 import type { SocksContext } from './socks5.js'
 
@@ -77,7 +78,7 @@ export async function handleSocks4(sock: Socket, ctx: SocksContext): Promise<voi
     sock.once('close', onGone)
     let up: Duplex
     try {
-      up = await ctx.dialer.connect(host, port, ac.signal)
+      up = await dialWithTimeout(ctx.dialer, host, port, ctx.connectTimeoutMs, ac.signal)
     } catch (err) {
       sock.off('close', onGone)
       return reject(`CONNECT ${host}:${port} failed: ${(err as Error).message}`)

@@ -11,7 +11,7 @@ import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { ErrorCode } from '../core/errors.js'
 import type { ValueOf } from '../core/enum.js'
-import { RouteRefusedError, errorCode, normalizeHost } from './dialer.js'
+import { RouteRefusedError, dialWithTimeout, errorCode, normalizeHost } from './dialer.js'
 import type { Dialer, UdpFlow } from './dialer.js'
 import { ByteReader, EofError, closeWith, splice } from './stream.js'
 
@@ -47,6 +47,8 @@ export interface SocksContext {
   counters?: Counters
   /** Abort a handshake that has not completed after this long. */
   handshakeTimeoutMs: number
+  /** Give up a CONNECT to the destination after this long (reply TTL expired / rejected). */
+  connectTimeoutMs: number
 }
 
 /** RFC 1928 §6 reply code for a dialer error. */
@@ -281,7 +283,7 @@ async function connect(sock: Socket, reader: ByteReader, host: string, port: num
   sock.once('close', onGone)
   let up: Duplex
   try {
-    up = await ctx.dialer.connect(host, port, ac.signal)
+    up = await dialWithTimeout(ctx.dialer, host, port, ctx.connectTimeoutMs, ac.signal)
   } catch (err) {
     sock.off('close', onGone)
     const rep = socks5ReplyForError(err)

@@ -86,3 +86,44 @@ describe('ProxyServer: HTTP, SOCKS5 and SOCKS4 on one port', () => {
     await proxy.close()
   })
 })
+
+describe('ProxyServer: destination connect timeout', () => {
+  // A dialer whose connects never complete; it honours the abort signal like a real one must.
+  const hanging = {
+    aborted: 0,
+    connect(_h: string, _p: number, signal?: AbortSignal): Promise<never> {
+      return new Promise((_resolve, reject) => {
+        signal?.addEventListener('abort', () => {
+          hanging.aborted++
+          reject(Object.assign(new Error('aborted'), { code: 'EABORTED' }))
+        })
+      })
+    },
+    openUdp: () => Promise.reject(new Error('no udp')),
+  }
+
+  it('answers 504 (HTTP, CONNECT), TTL expired (SOCKS5) and rejected (SOCKS4), aborting the dial', async () => {
+    const { proxy, port } = await startProxy({ dialer: hanging, connectTimeoutMs: 200 })
+    const get = await new Promise<number>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: 'http://10.255.0.1/', agent: false }, (res) => {
+          res.resume()
+          resolve(res.statusCode!)
+        })
+        .on('error', reject)
+    })
+    expect(get).toBe(504)
+    const c = await connectRaw(port)
+    c.write('CONNECT 10.255.0.1:443 HTTP/1.1\r\n\r\n')
+    expect((await readAll(c)).data.toString()).toMatch(/^HTTP\/1\.1 504 .*timed out/s)
+    const s5 = await connectRaw(port)
+    s5.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 10, 255, 0, 1, 0, 80]))
+    expect([...(await readAll(s5)).data.subarray(0, 4)]).toEqual([5, 0, 5, 6])
+    const s4 = await connectRaw(port)
+    s4.write(Buffer.from([4, 1, 0, 80, 10, 255, 0, 1, 0]))
+    expect([...(await readAll(s4)).data.subarray(0, 2)]).toEqual([0, 91])
+    expect(hanging.aborted).toBe(4)
+    await waitFor(() => proxy.connections === 0)
+    await proxy.close()
+  })
+})
