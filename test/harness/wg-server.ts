@@ -238,6 +238,8 @@ export interface Fetched {
   ms: number
   stderr: string
   mbps: number
+  /** Longest pause between two chunks of the body (ms): a stall shows here. */
+  maxGapMs: number
 }
 
 /** Run curl (in `ns` when given) with the body on stdout, hashing it as it streams. */
@@ -248,7 +250,12 @@ export function curlSha256(args: string[], opts: { ns?: Netns; timeoutMs?: numbe
   let bytes = 0
   let stderr = ''
   const t0 = performance.now()
+  let last = 0
+  let maxGapMs = 0
   child.stdout.on('data', (d: Buffer) => {
+    const now = performance.now()
+    if (bytes > 0) maxGapMs = Math.max(maxGapMs, now - last)
+    last = now
     bytes += d.length
     h.update(d)
   })
@@ -259,7 +266,7 @@ export function curlSha256(args: string[], opts: { ns?: Netns; timeoutMs?: numbe
     child.once('close', (code) => {
       clearTimeout(timer)
       const ms = performance.now() - t0
-      res({ code: code ?? -1, bytes, sha256: h.digest('hex'), ms, stderr, mbps: (bytes * 8) / ms / 1000 })
+      res({ code: code ?? -1, bytes, sha256: h.digest('hex'), ms, stderr, mbps: (bytes * 8) / ms / 1000, maxGapMs })
     })
   })
 }
