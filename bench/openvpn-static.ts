@@ -4,8 +4,9 @@
 //   burrow: the built CLI (dist/cli/main.js) in the root namespace, curl --socks5-hostname through
 //           its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
 //   native: the `openvpn` client with a kernel TUN in its own namespace, curl in that namespace.
-// Over UDP and over TCP. Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is
-// the issue's target). Everything shares the machine's CPUs: compare ratios, not absolutes.
+// Over UDP and over TCP, two rounds in alternating order (best of each side; --quick: one round).
+// Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is the issue's target).
+// Everything shares the machine's CPUs: compare ratios, not absolutes.
 import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
@@ -66,6 +67,14 @@ function startServer(env: VpnLan, key: string, proto: ProtoName, dev: string): P
   ])
 }
 const SERVER_READY = /UDPv4 link remote|Listening for incoming TCP connection/
+
+async function waitForCount(p: Proc, re: RegExp, n: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while ((p.output().match(re)?.length ?? 0) < n) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${n}× ${re}: ${p.output().slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
 
 async function burrowDownload(env: VpnLan, root: string, proto: ProtoName, bytes: number): Promise<CurlSpeed> {
   const cfg = join(env.tmp, `bench-${proto}.ovpn`)
@@ -141,6 +150,7 @@ export const openvpnStaticBench: BenchModule = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const root = repoRoot()
     const bytes = ctx.quick ? 20 * 1024 * 1024 : 100 * 1024 * 1024
+    const rounds: ('burrow' | 'native')[][] = ctx.quick ? [['burrow', 'native']] : [['burrow', 'native'], ['native', 'burrow']]
     const env = await createVpnLan({ prefix: 'bpe' })
     const rows: BenchRow[] = []
     try {
@@ -152,22 +162,29 @@ export const openvpnStaticBench: BenchModule = {
         const server = startServer(env, key, proto, `bpes${uniqueId()}`.slice(0, 15))
         try {
           await server.waitFor(SERVER_READY, 15_000)
-          ctx.log(`${proto}: burrow CLI, curl --socks5-hostname, ${bytes / 1048576} MB`)
-          const b = await burrowDownload(env, root, proto, bytes)
-          // TCP: the server restarts its listener when the first client leaves
-          if (proto === 'tcp') await server.waitFor(/Listening for incoming TCP connection[\s\S]*Listening for incoming TCP connection/, 15_000)
-          ctx.log(`${proto}: native openvpn client (kernel TUN), curl, ${bytes / 1048576} MB`)
-          const n = await nativeDownload(env, clientNs, key, proto, bytes)
-          for (const [who, r] of [['burrow', b], ['native', n]] as const) {
-            if (r.bytes !== bytes) throw new Error(`${who} ${proto}: downloaded ${r.bytes} of ${bytes} bytes`)
+          // Rounds in alternating order (the machine is shared: load drifts), best of each side.
+          const best = { burrow: 0, native: 0 }
+          let clientsSoFar = 0
+          for (const order of rounds) {
+            for (const who of order) {
+              // TCP: the server restarts its listener each time a client leaves
+              if (proto === 'tcp') await waitForCount(server, /Listening for incoming TCP connection/g, clientsSoFar + 1, 15_000)
+              ctx.log(`${proto}: ${who === 'burrow' ? 'burrow CLI, curl --socks5-hostname' : 'native openvpn client (kernel TUN), curl'}, ${bytes / 1048576} MB`)
+              const r = who === 'burrow' ? await burrowDownload(env, root, proto, bytes) : await nativeDownload(env, clientNs, key, proto, bytes)
+              clientsSoFar++
+              if (r.bytes !== bytes) throw new Error(`${who} ${proto}: downloaded ${r.bytes} of ${bytes} bytes`)
+              const mbit = (r.bytesPerSec * 8) / 1e6
+              ctx.log(`${proto}: ${who} ${mbit.toFixed(0)} Mbit/s`)
+              best[who] = Math.max(best[who], mbit)
+            }
           }
           rows.push({
             name: `openvpn static ${proto} ${bytes / 1048576} MB down via SOCKS5`,
-            value: (b.bytesPerSec * 8) / 1e6,
+            value: best.burrow,
             unit: 'Mbit/s',
-            baseline: (n.bytesPerSec * 8) / 1e6,
+            baseline: best.native,
             baselineName: 'native openvpn, kernel TUN',
-            note: 'AES-256-CBC + SHA256, one TCP stream',
+            note: `AES-256-CBC + SHA256, one TCP stream, best of ${rounds.length}`,
           })
         } finally {
           await server.kill()
