@@ -144,4 +144,20 @@ describe('listen transports (server side)', () => {
       expect([...(await first)]).toEqual([101])
     })
   }
+  it('works over IPv6 loopback for both protocols', async () => {
+    for (const proto of ['udp', 'tcp'] as const) {
+      const l = await listenTransport({ proto, host: '::1' })
+      cleanups.push(() => l.close())
+      l.attach((m) => {
+        l.confirmPeer()
+        l.send(m)
+      }, () => {})
+      const c = await connectTransport({ proto, host: '::1', port: l.port, family: 6 })
+      cleanups.push(() => c.close())
+      expect(c.description).toBe(`${proto} [::1]:${l.port}`)
+      const got = nextMsg(c)
+      c.send(new Uint8Array([6, 6]))
+      expect([...(await got)]).toEqual([6, 6])
+    }
+  })
 })
