@@ -5,3 +5,6 @@ export { DirectDialer, RoutingDialer, RouteRefusedError, errorCode, normalizeHos
 export type { Dialer, UdpFlow, UdpPeer, DirectDialerOptions, RoutingDialerOptions } from './dialer.js'
 export { HttpProxy } from './http.js'
 export type { HttpProxyOptions } from './http.js'
+export { handleSocks5, Socks5Reply, socks5ReplyForError, parseSocks5UdpHeader, emitSocks5UdpDatagram } from './socks5.js'
+export type { SocksContext } from './socks5.js'
+export { handleSocks4, Socks4Reply } from './socks4.js'

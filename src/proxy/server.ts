@@ -43,6 +43,7 @@ export class ProxyServer {
   private readonly log: Logger
   private readonly protocols: { http: boolean; socks5: boolean; socks4: boolean }
   private readonly handshakeTimeoutMs: number
+  private closing: Promise<void> | null = null
 
   constructor(private readonly opts: ProxyServerOptions) {
     this.log = opts.logger ?? silentLogger
@@ -88,11 +89,14 @@ export class ProxyServer {
   }
 
   /** Stop listening and close every client connection (and the HTTP origin pool). */
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
-    for (const s of this.sockets) s.destroy()
-    await this.http.close()
-    await closed
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
+      for (const s of this.sockets) s.destroy()
+      await this.http.close()
+      await closed
+    })()
+    return this.closing
   }
 
   /** Number of client connections currently open. */

@@ -56,6 +56,7 @@ describe('ProxyServer: HTTP, SOCKS5 and SOCKS4 on one port', () => {
     expect((await b).closed).toBe(true)
     expect(proxy.connections).toBe(0)
     await expect(connectRaw(port)).rejects.toThrow(/ECONNREFUSED/)
+    await proxy.close() // idempotent
     await echo.close()
   })
 
