@@ -12,7 +12,6 @@ import type { Transport } from '../tunnel/types.js'
 import { FrameReassembler, MAX_FRAME } from './framing.js'
 import { growBuffers } from './udp.js'
 import type { TransportProto } from './connect.js'
-import { setBuffers } from './udp.js'
 
 /** A transport whose remote end is learned from authenticated traffic. */
 export interface ListenTransport extends Transport {
@@ -70,7 +69,6 @@ class UdpListenTransport implements ListenTransport {
       sock.once('error', (e) => reject(new BurrowError(ErrorCode.EADDRINUSE, `udp ${host}:${port}: ${e.message}`, { cause: e })))
       sock.bind(port, host, () => {
         sock.removeAllListeners('error')
-        setBuffers(sock)
         growBuffers(sock)
         resolve(new UdpListenTransport(sock, host, sock.address().port, counters))
       })

@@ -78,7 +78,6 @@ export class UdpTransport implements Transport {
       sock.connect(opts.port, opts.host, () => {
         opts.signal?.removeEventListener('abort', onAbort)
         sock.removeAllListeners('error')
-        setBuffers(sock)
         growBuffers(sock)
         resolve(new UdpTransport(sock, opts.host, opts.port, opts.counters ?? new Counters()))
       })
@@ -128,19 +127,6 @@ export class UdpTransport implements Transport {
     const cb = this.onClose
     this.onClose = undefined
     cb?.(err ? new BurrowError(codeOf(err), `${this.description}: ${err.message}`, { cause: err }) : undefined)
-  }
-}
-
-/**
- * Larger socket buffers than the 208 KiB default absorb the bursts a single-threaded event loop
- * produces (the kernel caps them at net.core.rmem_max/wmem_max; failure is harmless).
- */
-export function setBuffers(sock: Socket, bytes = 1 << 20): void {
-  try {
-    sock.setRecvBufferSize(bytes)
-    sock.setSendBufferSize(bytes)
-  } catch {
-    /* keep the defaults */
   }
 }
 
