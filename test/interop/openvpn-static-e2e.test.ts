@@ -13,9 +13,9 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import dgram from 'node:dgram'
-import { copyFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, startProc, uniqueId, type Proc } from '../harness/netns.js'
 import { keystream, patternSha256 } from '../harness/pattern.js'
@@ -36,6 +36,7 @@ let dev = ''
 
 beforeAll(async () => {
   if (skip) return
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build (npm test builds first)`)
   env = await createVpnLan({ prefix: 'bpe' })
   dev = `bpet${uniqueId()}`.slice(0, 15)
   copyFileSync(KEY, join(env.tmp, 'static.key'))
@@ -97,7 +98,8 @@ interface Cli {
   socks: string
 }
 async function startCli(config: string): Promise<Cli> {
-  const proc = startProc('node', [CLI, '--config', config, '--http', '127.0.0.1:0', '--socks', '127.0.0.1:0'], { cwd: env!.tmp })
+  // run from the config's folder with a relative --config, as a user in that folder would
+  const proc = startProc('node', [CLI, '--config', basename(config), '--http', '127.0.0.1:0', '--socks', '127.0.0.1:0'], { cwd: env!.tmp })
   const h = await proc.waitFor(/HTTP proxy on (127\.0\.0\.1:\d+)/, 20_000)
   const s = await proc.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 5_000)
   return { proc, http: h[1], socks: s[1] }
