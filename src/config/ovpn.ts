@@ -298,7 +298,8 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
         break
       case 'dev':
         argc(d, 1, 1)
-        if (!/^tun\d*$/.test(a[0])) {
+        // Any name is a TUN device when "dev-type tun" says so (openvpn(8) --dev-type).
+        if (!/^tun\d*$/.test(a[0]) && !directives.some((x) => x.name === 'dev-type' && x.args[0] === 'tun')) {
           if (/^tap/.test(a[0])) throw err(d, 'TAP (layer 2) devices are not supported; only "dev tun"')
           if (a[0] === 'null') throw err(d, '"dev null" carries no traffic')
           throw err(d, `unsupported device "${a[0]}"; only "dev tun"`)

@@ -191,6 +191,8 @@ describe('.ovpn interpretation (static-key mode)', () => {
     ])
     expect(c.nobind).toBe(true)
     expect(catchErr(() => cfgText(base + 'dev tap\n')).message).toMatch(/:4: dev: TAP/)
+    expect(catchErr(() => cfgText(base + 'dev-type tap\ndev vpn0\n')).message).toMatch(/:4: dev-type: only "dev tun"/)
+    expect(cfgText(base + 'dev-type tun\ndev vpn0\n').warnings).toEqual([])
     expect(catchErr(() => cfgText(base + 'comp-lzo\n')).message).toMatch(/compression/)
     expect(catchErr(() => cfgText(base + 'tls-frobnicate x\n')).message).toMatch(/security-relevant/)
     expect(cfgText(base + 'ignore-unknown-option tls-frobnicate\ntls-frobnicate x\n').warnings).toEqual([])
