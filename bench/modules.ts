@@ -4,5 +4,6 @@ import type { BenchModule } from './types.js'
 import { memoryBench } from './memory.js'
 import { tunPathBench } from './tun-path.js'
 import { openvpnStaticBench } from './openvpn-static.js'
+import { wireguardBench } from './wireguard.js'
 
-export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench]
+export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench, wireguardBench]
