@@ -54,9 +54,10 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
   if (len === 0) {
     acceptable = wnd === 0 ? seg.seq === rcv.nxt : seqInRange(seg.seq, rcv.nxt, seqAdd(rcv.nxt, wnd))
   } else if (wnd === 0) {
-    acceptable = false
+    // a bare FIN at RCV.NXT takes no buffer space: accept it even into a zero window
+    acceptable = seg.payload.length === 0 && !(f & TcpFlag.SYN) && seg.seq === rcv.nxt
     // RCV.WND = 0: still take valid ACKs (and RSTs) from a probe at RCV.NXT
-    zeroWindowAck = seg.seq === rcv.nxt
+    zeroWindowAck = !acceptable && seg.seq === rcv.nxt
   } else {
     const last = seqAdd(seg.seq, len - 1)
     acceptable = seqInRange(seg.seq, rcv.nxt, seqAdd(rcv.nxt, wnd)) || seqInRange(last, rcv.nxt, seqAdd(rcv.nxt, wnd))

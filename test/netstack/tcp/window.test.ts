@@ -158,3 +158,22 @@ describe('sender SWS avoidance', () => {
     expectOut(c.host, { seq: I + 1000, len: 300 })
   })
 })
+
+describe('zero receive window', () => {
+  it('a bare FIN is accepted into a zero window; data waits for the reader', () => {
+    const c = client({ rcvBufInitial: 2048, rcvBufMax: 2048 })
+    const { P, I } = c
+    c.ep.pause()
+    c.peer({ flags: 'A', seq: P, ack: I, data: 2048 })
+    c.clock.advance(40)
+    expectOut(c.host, { ack: P + 2048, window: 0 })
+    c.peer({ flags: 'FA', seq: P + 2048, ack: I })
+    expectOut(c.host, { ack: P + 2049 })
+    expect(c.ep.state).toBe('CLOSE-WAIT')
+    expect(c.ended.called).toBe(0)
+    c.ep.resume()
+    c.clock.advance(0)
+    expect(c.gotBytes()).toBe(2048)
+    expect(c.ended.called).toBe(1)
+  })
+})
