@@ -211,7 +211,8 @@ export class Receiver {
   /** RTT sample for autotuning (from timestamps or the sender's estimate). */
   noteRtt(ms: number): void {
     if (ms <= 0) ms = 1
-    this.rttMs = this.rttMs === 0 ? ms : Math.min(this.rttMs, (7 * this.rttMs + ms) / 8)
+    // quick to follow a smaller sample, smoothed upward (a min-leaning estimate, as Linux)
+    this.rttMs = this.rttMs === 0 || ms < this.rttMs ? ms : (7 * this.rttMs + ms) / 8
   }
 
   /** Window-based RTT measurement when timestamps are off (time to receive one window). */
