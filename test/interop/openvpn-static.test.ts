@@ -126,9 +126,9 @@ function tapping() {
   return { seen, connect, inject: (m: Uint8Array) => inject(m) }
 }
 
-async function pingThrough(tunnel: OpenVpnStaticTunnel, replies: Map<number, string>, seq: number, timeoutMs = 3000): Promise<boolean> {
+async function pingThrough(tunnel: OpenVpnStaticTunnel, replies: Map<number, string>, seq: number, timeoutMs = 3000, size = 56): Promise<boolean> {
   const e = env!
-  tunnel.send(echoRequest(e.tunClient, e.tunServer, 0x4242, seq))
+  tunnel.send(echoRequest(e.tunClient, e.tunServer, 0x4242, seq, size))
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
     if (replies.has(seq)) return true
@@ -173,7 +173,9 @@ describe.skipIf(!!skip)('OpenVPN 2.6 static-key server interop', () => {
         let ok = false
         for (let seq = 1; seq <= 10 && !ok; seq++) ok = await pingThrough(tunnel, replies, seq, 1500)
         expect(ok).toBe(true)
-        for (let seq = 100; seq < 105; seq++) expect(await pingThrough(tunnel, replies, seq)).toBe(true)
+        // every padding length and a full-MTU (1500-byte) packet
+        const sizes = [...Array.from({ length: 16 }, (_, i) => i), 1000, 1472]
+        for (let i = 0; i < sizes.length; i++) expect(await pingThrough(tunnel, replies, 100 + i, 3000, sizes[i])).toBe(true)
         expect(replies.get(100)).toBe(env!.tunServer)
         // replay the first captured data packet at the client
         const rxBefore = counters.get('openvpn.rx')
