@@ -34,6 +34,8 @@ describe.skipIf(!which('openssl'))('TLS over the control channel', () => {
     pem['ca.crt'] = readFileSync(f('ca.crt'), 'utf8')
     o('pkcs12', '-export', '-in', f('cli.crt'), '-inkey', f('cli.key'), '-certfile', f('ca.crt'), '-out', f('cli.p12'), '-passout', 'pass:pw')
     p12 = new Uint8Array(readFileSync(f('cli.p12')))
+    o('pkey', '-in', f('cli.key'), '-aes256', '-passout', 'pass:secret', '-out', f('cli-enc.key'))
+    pem['cli-enc.key'] = readFileSync(f('cli-enc.key'), 'utf8')
   })
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }))
 
@@ -94,6 +96,11 @@ describe.skipIf(!which('openssl'))('TLS over the control channel', () => {
   it('handshakes with a PKCS#12 bundle and its passphrase', async () => {
     const r = await handshake({ ca: pem['ca.crt'], pkcs12: p12, passphrase: 'pw' }, { cert: pem['srv.crt'], key: pem['srv.key'] })
     expect(r.clientCert).toBe('CN=client')
+  })
+  it('uses an encrypted private key with its askpass passphrase, and fails clearly without it', async () => {
+    const creds: TlsCredentials = { ca: pem['ca.crt'], cert: pem['cli.crt'], key: pem['cli-enc.key'], passphrase: 'secret' }
+    expect((await handshake(creds, { cert: pem['srv.crt'], key: pem['srv.key'] })).clientCert).toBe('CN=client')
+    expect(() => startTlsClient({ ...creds, passphrase: 'wrong' }, () => {})).toThrow(/TLS setup failed/)
   })
   it('rejects a server certificate without serverAuth EKU and one from another CA', async () => {
     const creds: TlsCredentials = { ca: pem['ca.crt'], cert: pem['cli.crt'], key: pem['cli.key'], remoteCertTls: 'server' }
