@@ -350,7 +350,7 @@ export class TcpEndpoint implements TcpConn {
   }
   /** @internal payload per segment */
   effMss(): number {
-    return Math.max(64, this.baseMss() - (this.tsOk ? TS_OPT_LEN : 0))
+    return Math.max(48, this.baseMss() - (this.tsOk ? TS_OPT_LEN : 0)) // floor as Linux tcp_min_snd_mss
   }
 
   /** @internal option negotiation from the peer's SYN (RFC 7323 §2.2/§3.2, RFC 2018 §2). */
