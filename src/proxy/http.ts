@@ -123,6 +123,16 @@ function rawResponse(status: number, statusText: string, body: string, extra: st
   return Buffer.concat([Buffer.from(head.join('\r\n') + '\r\n\r\n', 'latin1'), b])
 }
 
+/** True when host:port is the address this client reached the proxy on (a request loop). */
+function isSelf(sock: Socket, host: string, port: number): boolean {
+  if (port !== sock.localPort) return false
+  const h = normalizeHost(host).toLowerCase()
+  const local = normalizeHost(sock.localAddress ?? '')
+  if (h === local) return true
+  const loop = (a: string) => a === 'localhost' || a === '::1' || /^127\./.test(a)
+  return loop(h) && loop(local)
+}
+
 /** HTTP/1.1 forward proxy; feed it accepted sockets with handle(). */
 export class HttpProxy {
   private readonly server: http.Server
@@ -252,9 +262,21 @@ export class HttpProxy {
     }
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname)
       return this.fail(res, 400, `unsupported request target "${target.slice(0, 100)}"`)
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+    if (isSelf(req.socket, url.hostname, port)) return this.fail(res, 508, `request targets this proxy itself (${url.host})`)
 
-    const headers = forwardHeaders(req.rawHeaders, ['host', 'expect', 'via'])
+    // Max-Forwards (RFC 9110 §7.6.2): a TRACE or OPTIONS with 0 left is answered here.
+    const mfRaw = req.headers['max-forwards']
+    const mf = typeof mfRaw === 'string' ? mfRaw.trim() : undefined
+    if ((req.method === 'TRACE' || req.method === 'OPTIONS') && mf !== undefined && /^\d+$/.test(mf)) {
+      if (Number(mf) === 0) return this.answerHere(req, res)
+    }
+
+    const headers = forwardHeaders(req.rawHeaders, ['host', 'expect', 'via', 'max-forwards'])
     headers.push('host', url.host, 'via', req.headers.via ? `${req.headers.via}, ${this.via}` : this.via)
+    if (mf !== undefined && /^\d+$/.test(mf) && (req.method === 'TRACE' || req.method === 'OPTIONS'))
+      headers.push('max-forwards', String(Number(mf) - 1))
+    else if (mf !== undefined) headers.push('max-forwards', mf)
     const te = req.headers['transfer-encoding']
     const cl = req.headers['content-length']
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0')
@@ -309,6 +331,23 @@ export class HttpProxy {
       )
   }
 
+  /** TRACE echoes the request head (message/http); OPTIONS describes this proxy. */
+  private answerHere(req: IncomingMessage, res: ServerResponse): void {
+    req.resume()
+    if (req.method === 'OPTIONS') {
+      res.writeHead(200, { allow: 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS, TRACE, CONNECT', 'content-length': 0, via: this.via })
+      return void res.end()
+    }
+    let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const n = req.rawHeaders[i]!
+      if (!/^(proxy-authorization|authorization|cookie)$/i.test(n)) head += `${n}: ${req.rawHeaders[i + 1]}\r\n`
+    }
+    head += '\r\n'
+    res.writeHead(200, { 'content-type': 'message/http', 'content-length': Buffer.byteLength(head), via: this.via })
+    res.end(head)
+  }
+
   private onConnect(req: IncomingMessage, sock: Socket, head: Buffer): void {
     sock.setTimeout(0)
     if (!this.authorized(req))
@@ -318,6 +357,8 @@ export class HttpProxy {
       )
     const t = parseAuthority(req.url ?? '')
     if (!t) return closeWith(sock, rawResponse(400, 'Bad Request', `malformed CONNECT target "${(req.url ?? '').slice(0, 100)}"`))
+    if (isSelf(sock, t.host, t.port))
+      return closeWith(sock, rawResponse(508, 'Loop Detected', `CONNECT targets this proxy itself (${req.url})`))
     const ac = new AbortController()
     const onGone = () => ac.abort()
     sock.once('close', onGone)

@@ -439,3 +439,33 @@ describe('HTTP proxy: IPv6 origins and Upgrade', () => {
     await closeServer(origin)
   })
 })
+
+describe('HTTP proxy: loops and Max-Forwards', () => {
+  it('answers 508 to requests that target the proxy itself', async () => {
+    const { proxy, port } = await startProxy()
+    for (const host of ['127.0.0.1', 'localhost']) {
+      const r = await viaProxy(port, `http://${host}:${port}/`)
+      expect(r.status).toBe(508)
+    }
+    const s = await connectRaw(port)
+    s.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\n\r\n`)
+    expect((await readAll(s)).data.toString()).toMatch(/^HTTP\/1\.1 508 /)
+    await waitFor(() => proxy.connections === 0)
+    await proxy.close()
+  })
+
+  it('answers TRACE/OPTIONS with Max-Forwards: 0 itself and decrements otherwise', async () => {
+    const origin = await startOrigin()
+    const { proxy, port } = await startProxy()
+    const trace = await viaProxy(port, `${origin.url}/t`, { method: 'TRACE', headers: { 'max-forwards': '0', 'x-probe': 'p' } })
+    expect(trace.status).toBe(200)
+    expect(trace.headers['content-type']).toBe('message/http')
+    expect(trace.body.toString()).toMatch(/^TRACE http:\/\/127\.0\.0\.1:\d+\/t HTTP\/1\.1\r\n[^]*x-probe: p/)
+    const opt = await viaProxy(port, `${origin.url}/o`, { method: 'OPTIONS', headers: { 'max-forwards': '3' } })
+    expect(JSON.parse(opt.body.toString()).headers['max-forwards']).toBe('2')
+    const get = await viaProxy(port, `${origin.url}/g`, { headers: { 'max-forwards': '3' } })
+    expect(JSON.parse(get.body.toString()).headers['max-forwards']).toBe('3')
+    await proxy.close()
+    await closeServer(origin.server)
+  })
+})
