@@ -89,9 +89,17 @@ export class KeyState {
   private startTls(): void {
     if (this.state !== KsState.INITIAL) return
     this.state = KsState.TLS
-    const t = startTlsClient(this.s.o.creds, (chunk) => {
-      for (let o = 0; o < chunk.length; o += CONTROL_CHUNK) this.reliable.send(Opcode.P_CONTROL_V1, chunk.slice(o, o + CONTROL_CHUNK))
-    })
+    let t: ReturnType<typeof startTlsClient>
+    try {
+      t = startTlsClient(this.s.o.creds, (chunk) => {
+        for (let o = 0; o < chunk.length; o += CONTROL_CHUNK) this.reliable.send(Opcode.P_CONTROL_V1, chunk.slice(o, o + CONTROL_CHUNK))
+      })
+    } catch (e) {
+      // bad credentials (e.g. wrong key passphrase): fatal, reported once, never thrown into the packet path
+      this.state = KsState.DEAD
+      this.s.fail(e instanceof BurrowError ? e : new BurrowError(ErrorCode.ERR_CONFIG, String(e)))
+      return
+    }
     this.tls = t.socket
     this.feedTls = (b) => t.duplex.feed(b)
     t.socket.on('error', (e) => {

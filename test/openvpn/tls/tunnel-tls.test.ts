@@ -113,6 +113,14 @@ describe.skipIf(!which('openssl'))('OpenVpnTlsTunnel state machine (in-process s
     expect(servers).toHaveLength(1)
   })
 
+  it('a wrong key passphrase fails start() with ERR_CONFIG instead of throwing in the packet path', async () => {
+    const { clock, t } = setup([{}])
+    t.settings.creds.key = 'not a key'
+    t.settings.creds.cert = cert
+    const e = (await startAndWait(clock, t)) as BurrowError
+    expect(e.code).toBe('ERR_CONFIG')
+    expect(e.message).toMatch(/TLS setup failed/)
+  })
   it('ping-restart: a silent server triggers a full reconnect to a new session', async () => {
     const { clock, t, servers } = setup([{}])
     await startAndWait(clock, t)
