@@ -57,9 +57,21 @@ export const memoryBench: BenchModule = {
   },
   async run(ctx) {
     const bytes = ctx.quick ? 50e6 : 200e6
-    const r = await transfer(bytes, 1500)
-    if (r.got !== bytes) throw new Error(`received ${r.got} of ${bytes}`)
-    ctx.log(`${(bytes / 1e6).toFixed(0)} MB in ${(r.ms / 1000).toFixed(2)} s`)
-    return [{ name: 'in-memory stack↔stack TCP, MTU 1500', value: mbitPerSec(r.got, r.ms), unit: 'Mbit/s', note: `${(bytes / 1e6).toFixed(0)} MB, both stacks on one thread` }]
+    const rounds = ctx.quick ? 1 : 2
+    let best = Infinity
+    for (let i = 0; i < rounds; i++) {
+      const r = await transfer(bytes, 1500)
+      if (r.got !== bytes) throw new Error(`received ${r.got} of ${bytes}`)
+      ctx.log(`${(bytes / 1e6).toFixed(0)} MB in ${(r.ms / 1000).toFixed(2)} s`)
+      best = Math.min(best, r.ms)
+    }
+    return [
+      {
+        name: 'in-memory stack↔stack TCP, MTU 1500',
+        value: mbitPerSec(bytes, best),
+        unit: 'Mbit/s',
+        note: `${(bytes / 1e6).toFixed(0)} MB, both stacks on one thread${rounds > 1 ? `, best of ${rounds}` : ''}`,
+      },
+    ]
   },
 }
