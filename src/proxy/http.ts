@@ -273,7 +273,9 @@ export class HttpProxy {
     }
 
     const headers = forwardHeaders(req.rawHeaders, ['host', 'expect', 'via', 'max-forwards'])
-    headers.push('host', url.host, 'via', req.headers.via ? `${req.headers.via}, ${this.via}` : this.via)
+    // received-protocol is the version the client spoke to us (RFC 9110 §7.6.3)
+    const via = req.httpVersion === '1.1' ? this.via : this.via.replace(/^1\.1/, req.httpVersion)
+    headers.push('host', url.host, 'via', req.headers.via ? `${req.headers.via}, ${via}` : via)
     if (mf !== undefined && /^\d+$/.test(mf) && (req.method === 'TRACE' || req.method === 'OPTIONS'))
       headers.push('max-forwards', String(Number(mf) - 1))
     else if (mf !== undefined) headers.push('max-forwards', mf)

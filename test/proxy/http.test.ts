@@ -469,3 +469,20 @@ describe('HTTP proxy: loops and Max-Forwards', () => {
     await closeServer(origin.server)
   })
 })
+
+describe('HTTP proxy: HTTP/1.0 clients', () => {
+  it('serves an HTTP/1.0 request and records 1.0 in Via', async () => {
+    const origin = await startOrigin()
+    const { proxy, port } = await startProxy()
+    const s = await connectRaw(port)
+    s.write(`GET ${origin.url}/ten HTTP/1.0\r\nVia: 1.1 upstream\r\n\r\n`)
+    const r = await readAll(s)
+    expect(r.closed).toBe(true)
+    const text = r.data.toString()
+    expect(text).toMatch(/^HTTP\/1\.1 200 /)
+    const j = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))
+    expect(j.headers.via).toBe('1.1 upstream, 1.0 burrow-proxy')
+    await proxy.close()
+    await closeServer(origin.server)
+  })
+})
