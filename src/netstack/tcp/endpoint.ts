@@ -15,6 +15,8 @@
 //                                   unreachable aborts a handshake (soft error once established);
 //                                   frag-needed with the next-hop IP MTU lowers the MSS and resends
 //   endpoint.linkDrained()          link backpressure cleared: retry output that was refused
+//   endpoint.reuseForSyn(syn)       SYN for a tuple in TIME-WAIT: true = old state ended, give the
+//                                   SYN to the listener (RFC 6191); false = call input(syn)
 //   endpoint.state / endpoint.info()   inspection (TcpState string, TcpInfo snapshot)
 //   rstForUnmatched(seg)            (segment.ts) RFC 9293 reset for a segment matching no endpoint
 //   host.release(tuple) is called exactly once, when the endpoint reaches CLOSED (after TIME-WAIT).
@@ -37,6 +39,7 @@ import { createCongestion } from './congestion/cubic.js'
 import { EMPTY_PAYLOAD } from './segment.js'
 import { segmentArrives } from './input.js'
 import { outputSegment, outputSyn } from './output.js'
+import { seqGt } from './seq.js'
 import { TcpState } from './state.js'
 import { onDelackTimer, onKeepTimer, onPersistTimer, onRtxTimer } from './timer-handlers.js'
 
@@ -302,6 +305,22 @@ export class TcpEndpoint implements TcpConn {
     }
     if (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECEIVED) this.finish(err)
     else this.softError = err
+  }
+
+  /**
+   * A new SYN for this four-tuple while in TIME-WAIT (RFC 9293 §3.6.1 / RFC 6191): if its sequence
+   * number (or timestamp) is beyond the old connection, the TIME-WAIT state ends now (released) and
+   * true is returned, so the stack can hand the SYN to its listener. Otherwise false: pass the
+   * segment to input() as usual (it gets a challenge ACK).
+   */
+  reuseForSyn(seg: TcpSegment): boolean {
+    if (this.st !== TcpState.TIME_WAIT || (seg.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST)) !== TcpFlag.SYN) return false
+    const tsv = seg.options.tsVal
+    const newer = this.tsOk && tsv !== undefined ? seqGt(tsv >>> 0, this.tsRecent) : seqGt(seg.seq, this.rcv.nxt)
+    if (!newer) return false
+    this.host.counters.inc('tcp.time_wait_reused')
+    this.finish(undefined, false)
+    return true
   }
 
   /** The link accepts output again. */

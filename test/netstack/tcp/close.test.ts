@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { expectNone, expectOut, fill } from './harness.js'
+import { expectNone, expectOut, fill, mkSeg } from './harness.js'
 import { client, server } from './script.js'
 
 describe('closing', () => {
@@ -207,5 +207,20 @@ describe('close ordering with a paused reader', () => {
     c.ep.resume()
     c.clock.advance(0)
     expect(events).toEqual(['close ECONNRESET'])
+  })
+})
+
+describe('TIME-WAIT reuse (RFC 6191)', () => {
+  it('a SYN beyond the old sequence space ends TIME-WAIT; an old one does not', () => {
+    const c = client()
+    c.ep.end()
+    c.peer({ flags: 'FA', seq: c.P, ack: c.I + 1 })
+    expect(c.ep.state).toBe('TIME-WAIT')
+    expect(c.ep.reuseForSyn(mkSeg({ flags: 'S', seq: c.P - 10 }))).toBe(false)
+    expect(c.ep.reuseForSyn(mkSeg({ flags: 'SA', seq: c.P + 10 }))).toBe(false)
+    expect(c.ep.state).toBe('TIME-WAIT')
+    expect(c.ep.reuseForSyn(mkSeg({ flags: 'S', seq: c.P + 100_000 }))).toBe(true)
+    expect(c.ep.state).toBe('CLOSED')
+    expect(c.host.released.length).toBe(1)
   })
 })
