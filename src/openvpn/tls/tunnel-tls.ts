@@ -309,7 +309,8 @@ export class OpenVpnTlsTunnel implements Tunnel {
     try {
       this.installKey(c, ks)
     } catch (e) {
-      fail(e)
+      if (c.pushed) this.connectionLost(c, e)
+      else fail(e)
     }
   }
 
@@ -352,7 +353,8 @@ export class OpenVpnTlsTunnel implements Tunnel {
   private checkRenegLimits(c: Conn, dc: DataChannel): void {
     const s = this.settings
     if (dc !== c.primary || c.renegPending) return
-    if ((s.renegBytes && dc.bytes >= s.renegBytes) || (s.renegPkts && dc.packets >= s.renegPkts)) this.renegotiate()
+    // also well before the 32-bit packet-id wraps (OpenVPN renegotiates near the wrap too)
+    if ((s.renegBytes && dc.bytes >= s.renegBytes) || (s.renegPkts && dc.packets >= s.renegPkts) || dc.packets >= 0xf0000000) this.renegotiate()
   }
 
   private watchHandshake(c: Conn, ks: KeyState): void {
