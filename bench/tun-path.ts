@@ -36,6 +36,15 @@ function scenarios(quick: boolean): Scenario[] {
     { dir: 'download', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
     { dir: 'download', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
     { dir: 'download', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
+    // The interop test's path (acceptance 4's netem figures): 2 % loss, 10 % reordering, 1 % dup
+    // per direction, 20 ms RTT.
+    {
+      dir: 'download',
+      label: '20 ms RTT + 2 % loss + 10 % reorder + 1 % dup',
+      impair: { delayMs: 10, loss: 2, reorder: 10, dup: 1 },
+      maxBytes: 200e6,
+      maxSec: quick ? 5 : 20,
+    },
     // Upload: the netstack's own congestion control against Linux's (the baseline's sender, in
     // the peer namespace, uses the namespace default).
     { dir: 'upload', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
