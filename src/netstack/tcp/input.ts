@@ -42,7 +42,8 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
   if (ep.tsOk && o.tsVal !== undefined && !(f & TcpFlag.RST)) {
     if (seqLt(o.tsVal >>> 0, ep.tsRecent) && now - ep.lastTsRecentAt < PAWS_IDLE_MS) {
       ep.host.counters.inc('tcp.paws_drop')
-      ep.sendAck()
+      // answer with an ACK, except for pure ACKs (no ACK war over stale duplicates)
+      if (len > 0) rcv.ackNow = true
       return
     }
   }
