@@ -170,3 +170,24 @@ describe('TIME-WAIT', () => {
     expect(c.ep.state).toBe('TIME-WAIT')
   })
 })
+
+describe('timestamps (RFC 7323)', () => {
+  it('PAWS drops an old-timestamp segment (data gets an ACK, a pure ACK nothing); TS.Recent follows in-order data', () => {
+    const c = client({ timestamps: true }, { mss: 1460, sackPermitted: true, tsVal: 1000, tsEcr: 0 })
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P, ack: I, data: 100, options: { tsVal: 1005, tsEcr: 0 } })
+    c.clock.advance(40)
+    expectOut(c.host, { ack: P + 100, options: { tsEcr: 1005 } })
+    c.peer({ flags: 'A', seq: P + 100, ack: I, data: 100, options: { tsVal: 900, tsEcr: 0 } })
+    expectOut(c.host, { ack: P + 100 })
+    expect(c.gotBytes()).toBe(100)
+    c.peer({ flags: 'A', seq: P + 100, ack: I, options: { tsVal: 900, tsEcr: 0 } })
+    expectNone(c.host)
+    expect(c.host.counters.get('tcp.paws_drop')).toBe(2)
+    // out-of-order data does not move TS.Recent (§4.3): the echo stays with the in-order segment
+    c.peer({ flags: 'A', seq: P + 300, ack: I, data: 100, options: { tsVal: 2000, tsEcr: 0 } })
+    expectOut(c.host, { ack: P + 100, options: { tsEcr: 1005 } })
+    c.peer({ flags: 'A', seq: P + 100, ack: I, data: 200, options: { tsVal: 1500, tsEcr: 0 } })
+    expectOut(c.host, { ack: P + 400, options: { tsEcr: 1500 } })
+  })
+})
