@@ -16,7 +16,7 @@ import { createOpenVpnTunnel } from '../../src/openvpn/tunnel.js'
 import type { OpenVpnStaticTunnel, StaticRemote } from '../../src/openvpn/tunnel-static.js'
 import { connectTransport } from '../../src/transport/connect.js'
 import type { Transport } from '../../src/tunnel/types.js'
-import { Netns, interopSkipReason, subnetFor, uniqueId, veth, type Proc, type VethPair } from '../harness/netns.js'
+import { Netns, interopSkipReason, run, subnetFor, uniqueId, veth, type Proc, type VethPair } from '../harness/netns.js'
 
 const skip = interopSkipReason('openvpn-static', ['openvpn'])
 const KEY = join(import.meta.dirname, '../../fixtures/static.key')
@@ -227,4 +227,42 @@ describe.skipIf(!!skip)('OpenVPN 2.6 static-key server interop', () => {
       }
     })
   }
+
+  it('udp: after an outage longer than ping-restart, the still-running server accepts the new session even within the same wall-clock second', async () => {
+    const server = startServer('udp', 'SHA256')
+    let tunnel: OpenVpnStaticTunnel | undefined
+    const e = env!
+    try {
+      await server.waitFor(/UDPv4 link remote|Listening for incoming TCP connection/, 15_000)
+      const counters = new Counters()
+      // A frozen wall clock: the reconnect happens "in the same second" as the first session, so
+      // only a packet-id time bumped past the last one used keeps the server from seeing replays.
+      const frozen = Math.floor(Date.now() / 1000)
+      tunnel = createOpenVpnTunnel(parseOvpn(clientConfig('udp', 'SHA256'), { file: join(e.tmp, 'o.ovpn') }), { counters, nowSec: () => frozen })
+      const events: string[] = []
+      tunnel.on('up', () => events.push('up')).on('reconnecting', () => events.push('reconnecting'))
+      const replies = wire(tunnel)
+      await tunnel.start(AbortSignal.timeout(15_000))
+      let ok = false
+      for (let seq = 1; seq <= 10 && !ok; seq++) ok = await pingThrough(tunnel, replies, seq, 1500)
+      expect(ok).toBe(true)
+      run('ip', ['link', 'set', e.link.a, 'down'])
+      try {
+        const t0 = Date.now()
+        while (!events.includes('reconnecting') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50))
+        expect(events).toContain('reconnecting')
+      } finally {
+        run('ip', ['link', 'set', e.link.a, 'up'])
+      }
+      let back = false
+      for (let seq = 300; seq < 330 && !back; seq++) back = await pingThrough(tunnel, replies, seq, 1000)
+      expect(back).toBe(true)
+      expect(counters.get('openvpn.ping_restart')).toBeGreaterThanOrEqual(1)
+      const bad = server.output().split('\n').filter((l) => /bad packet ID/.test(l))
+      expect(bad).toEqual([])
+    } finally {
+      await tunnel?.close()
+      await server.kill()
+    }
+  })
 })
