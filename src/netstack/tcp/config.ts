@@ -7,7 +7,7 @@ export type CongestionAlgo = (typeof CongestionAlgo)[keyof typeof CongestionAlgo
 export interface TcpTuning {
   /** Send buffer cap in bytes; write() returns false beyond it (default 4 MiB). */
   sndBuf: number
-  /** onDrain fires when queued bytes fall to this level (default sndBuf / 2). */
+  /** onDrain fires when queued bytes fall to this level (default ¾ of sndBuf, so the buffer refills before the pipe runs dry). */
   sndLowWater: number
   /** Initial receive buffer (advertised window source), default 256 KiB. */
   rcvBufInitial: number
@@ -45,7 +45,7 @@ export interface TcpTuning {
 
 export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
   sndBuf: 4 * 1024 * 1024,
-  sndLowWater: 2 * 1024 * 1024,
+  sndLowWater: 3 * 1024 * 1024,
   rcvBufInitial: 256 * 1024,
   rcvBufMax: 6 * 1024 * 1024,
   initialCwnd: 10,
@@ -70,7 +70,7 @@ export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
 
 export function resolveTuning(opts?: Partial<TcpTuning>): TcpTuning {
   const t = { ...DEFAULT_TUNING, ...opts }
-  if (opts?.sndBuf !== undefined && opts.sndLowWater === undefined) t.sndLowWater = t.sndBuf >>> 1
+  if (opts?.sndBuf !== undefined && opts.sndLowWater === undefined) t.sndLowWater = Math.floor(t.sndBuf * 0.75)
   if (t.rcvBufInitial > t.rcvBufMax) t.rcvBufInitial = t.rcvBufMax
   return t
 }

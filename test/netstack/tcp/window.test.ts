@@ -87,7 +87,7 @@ describe('flow control', () => {
     expect(c.ep.write(fill(4000))).toBe(false)
     expect(c.ep.bufferedAmount).toBe(12_000)
     c.peer({ flags: 'A', seq: P, ack: I + 4000 })
-    expect(drains).toBe(0) // 8000 queued > low water 5000
+    expect(drains).toBe(0) // 8000 queued > low water 7500 (¾ of 10 000)
     c.peer({ flags: 'A', seq: P, ack: I + 8000 })
     expect(drains).toBe(1)
     c.peer({ flags: 'A', seq: P, ack: I + 10_000 })
