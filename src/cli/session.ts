@@ -3,6 +3,7 @@
 import type { Logger } from '../core/log.js'
 import type { Tunnel, TunnelInfo } from '../tunnel/types.js'
 import { openTunnel, type BurrowTunnel } from '../client/open.js'
+import { TUNNEL_CONNECT_TIMEOUT_MS } from '../client/netstack-dialer.js'
 import { ProxyServer } from '../proxy/server.js'
 import { RoutingDialer } from '../proxy/dialer.js'
 import { expose, type Exposed } from '../ingress/expose.js'
@@ -83,6 +84,7 @@ export async function startSession(
         auth: o.proxyAuth,
         logger: log,
         counters: bt.counters,
+        connectTimeoutMs: TUNNEL_CONNECT_TIMEOUT_MS,
         protocols: same ? undefined : { http: true, socks5: false, socks4: false },
       })
       servers.push(s)
@@ -99,6 +101,7 @@ export async function startSession(
         auth: o.proxyAuth,
         logger: log,
         counters: bt.counters,
+        connectTimeoutMs: TUNNEL_CONNECT_TIMEOUT_MS,
         protocols: { http: false, socks5: true, socks4: true },
       })
       servers.push(s)

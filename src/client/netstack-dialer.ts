@@ -8,14 +8,69 @@ import type { Dialer, UdpFlow, UdpPeer } from '../proxy/dialer.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
 import { unwrapHost } from './connector.js'
 
+/**
+ * Connect timeout for proxied connections through the tunnel. It must outlast a silent tunnel
+ * outage plus TCP's SYN backoff: after a WireGuard server restart the client only notices after
+ * KEEPALIVE_TIMEOUT + REKEY_TIMEOUT (15 s) without replies, so the SYNs sent at 0, 1, 3, 7 and
+ * 15 s are lost and the one at 31 s is the first to get through (Linux itself waits 127 s).
+ */
+export const TUNNEL_CONNECT_TIMEOUT_MS = 45_000
+
 export class NetstackDialer implements Dialer {
   constructor(
     private readonly stack: NetStackApi,
     private readonly hasDns: () => boolean,
   ) {}
 
+  private readonly pending = new Set<() => void>()
+
+  /**
+   * The tunnel is back after an outage it detected itself (a tunnel 'up' after 'reconnecting' or
+   * 'down': WireGuard re-handshook after KEEPALIVE_TIMEOUT + REKEY_TIMEOUT without replies, or
+   * OpenVPN reconnected). SYNs sent during the outage were lost and TCP's backoff would wait up to
+   * 16 s more for the next one: start every pending connect afresh (once per connect).
+   */
+  relinked(): void {
+    for (const redial of [...this.pending]) redial()
+  }
+
   connect(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
-    return connectSocket(this.stack, unwrapHost(host), port, { signal })
+    const h = unwrapHost(host)
+    return new Promise<Duplex>((resolve, reject) => {
+      if (signal?.aborted) return reject(new BurrowError(ErrorCode.EABORTED, `connect to ${host}:${port} aborted`))
+      let current = new AbortController()
+      let redialed = false
+      const settle = () => {
+        this.pending.delete(redial)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      const attempt = () => {
+        const ac = (current = new AbortController())
+        connectSocket(this.stack, h, port, { signal: ac.signal, timeoutMs: TUNNEL_CONNECT_TIMEOUT_MS }).then(
+          (sock) => {
+            if (ac !== current) return void sock.destroy() // superseded by a redial
+            settle()
+            resolve(sock)
+          },
+          (err: unknown) => {
+            if (ac !== current) return
+            settle()
+            reject(err)
+          },
+        )
+      }
+      const redial = () => {
+        if (redialed) return
+        redialed = true
+        const old = current
+        attempt()
+        old.abort()
+      }
+      const onAbort = () => current.abort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.pending.add(redial)
+      attempt()
+    })
   }
 
   async resolve(host: string): Promise<string> {

@@ -78,6 +78,8 @@ export async function openTunnel(opts: OpenTunnelOptions): Promise<BurrowTunnel>
     if (i && typeof i === 'object') info = i as TunnelInfo
   })
   const dialer = new NetstackDialer(netstack, () => dnsServers().length > 0)
+  // every 'up' after start() is a recovery from an outage (see NetstackDialer.relinked)
+  tunnel.on('up', () => dialer.relinked())
   const agent = new Agent({ connect: dialConnector((h, p) => dialer.connect(h, p)), connections: 16 })
   let closed = false
   return {
