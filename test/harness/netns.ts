@@ -229,3 +229,16 @@ export function subnetFor(index: number): { v4: (host: number) => string; v6: (h
     v6: (h) => `fd00:bb${(index % 256).toString(16).padStart(2, '0')}:${n.toString(16)}::${h.toString(16)}`,
   }
 }
+
+/**
+ * Like interopSkipReason for tests that need only some programs (no root): null when all are
+ * installed, else the printed reason. Under CI a missing program is an error, never a skip.
+ */
+export function binarySkipReason(name: string, bins: string[]): string | null {
+  const missing = bins.filter((b) => !which(b))
+  if (missing.length === 0) return null
+  const reason = `test "${name}" needs ${missing.join(', ')} (run scripts/install-peers.sh)`
+  if (process.env.CI) throw new Error(`CI must run this test: ${reason}`)
+  console.warn(`\n*** SKIPPING: ${reason} ***\n`)
+  return reason
+}
