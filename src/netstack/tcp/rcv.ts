@@ -117,7 +117,6 @@ export class Receiver {
       this.unacked += len
     }
     if (hadOoo) {
-      this.ooo.dropBelow(this.nxt)
       for (;;) {
         const r = this.ooo.takeAt(this.nxt)
         if (!r) break

@@ -2,7 +2,7 @@
 // only data inside the advertised window is accepted (so its bytes are covered by the receive
 // buffer) and at most `maxSegments` pieces are held. Ranges are kept merged so the SACK blocks
 // of RFC 2018 are read straight off them. Payload views are held, never copied.
-import { seqAdd, seqDiff, seqLe, seqLt } from './seq.js'
+import { seqAdd, seqDiff, seqGt, seqLe, seqLt } from './seq.js'
 
 export interface OooRange {
   start: number // seq
@@ -66,10 +66,32 @@ export class Reassembly {
     return true
   }
 
-  /** If the first range starts at rcvNxt, remove and return it. */
+  /**
+   * If the first range reaches rcvNxt, remove it and return it trimmed to start at rcvNxt (an
+   * in-order segment may have overlapped its head, e.g. a re-segmented retransmission).
+   */
   takeAt(rcvNxt: number): OooRange | null {
     const r = this.ranges
-    if (r.length === 0 || r[0].start !== rcvNxt) return null
+    if (r.length === 0 || seqGt(r[0].start, rcvNxt)) return null
+    if (seqLe(r[0].end, rcvNxt)) {
+      this.dropBelow(rcvNxt)
+      return this.takeAt(rcvNxt)
+    }
+    if (r[0].start !== rcvNxt) {
+      let skip = seqDiff(rcvNxt, r[0].start)
+      const chunks = r[0].chunks
+      let k = 0
+      while (skip >= chunks[k].length) {
+        skip -= chunks[k].length
+        k++
+      }
+      const kept = chunks.slice(k)
+      kept[0] = kept[0].subarray(skip)
+      this.bytes -= seqDiff(rcvNxt, r[0].start)
+      this.pieces -= k
+      r[0].chunks = kept
+      r[0].start = rcvNxt
+    }
     const first = r.shift()!
     this.bytes -= seqDiff(first.end, first.start)
     this.pieces -= first.chunks.length

@@ -191,3 +191,24 @@ describe('timestamps (RFC 7323)', () => {
     expectOut(c.host, { ack: P + 400, options: { tsEcr: 1500 } })
   })
 })
+
+describe('re-segmented retransmissions', () => {
+  it('an in-order segment overlapping the head of held out-of-order data releases all of it', () => {
+    const c = client()
+    const { P, I } = c
+    c.peer({ flags: 'A', seq: P + 100, ack: I, data: fill(100, 1) }) // held [100, 200)
+    c.peer({ flags: 'A', seq: P + 300, ack: I, data: fill(100, 3) }) // held [300, 400)
+    c.host.out.length = 0
+    // the peer collapses its retransmission: [0, 150) overlaps the first held range
+    c.peer({ flags: 'A', seq: P, ack: I, data: fill(150, 0) })
+    expectOut(c.host, { ack: P + 200, options: { sack: [[P + 300, P + 400]] } })
+    c.peer({ flags: 'A', seq: P + 150, ack: I, data: fill(250, 9) }) // covers everything to 400
+    expectOut(c.host, { ack: P + 400 })
+    const all = Buffer.concat(c.got)
+    expect(all.length).toBe(400)
+    expect([...all.subarray(0, 150)]).toEqual([...fill(150, 0)])
+    expect([...all.subarray(150, 200)]).toEqual([...fill(100, 1).subarray(50)])
+    // (real TCP bytes are identical either way; the engine keeps the newest in-order copy)
+    expect([...all.subarray(200, 400)]).toEqual([...fill(250, 9).subarray(50)])
+  })
+})
