@@ -55,6 +55,11 @@ export class UdpTransport implements Transport {
         this.counters.inc('udp.icmp_error')
         return
       }
+      // One oversized or unbufferable datagram is a drop, not the end of the session.
+      if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
+        this.counters.inc(code === 'EMSGSIZE' ? 'udp.emsgsize' : 'udp.enobufs')
+        return
+      }
       this.fail(err)
     })
     sock.on('close', () => this.fail())
