@@ -7,7 +7,7 @@ it('random paths (loss ≤ 35 %, dup, reorder, rates, option mixes): byte-exact,
   const bad: string[] = []
   for (let seed = 1; seed <= 40; seed++) {
     const r0 = seededRandom(seed * 7919)
-    const pipe = { seed, loss: r0() * 0.35, dup: r0() * 0.05, reorder: r0() * 0.3, jitterMs: r0() * 30, delayMs: 1 + r0() * 40, rate: r0() < 0.5 ? 0 : 200 + r0() * 5000 }
+    const pipe = { seed, loss: r0() * 0.35, dup: r0() * 0.05, reorder: r0() * 0.3, jitterMs: r0() * 30, delayMs: 1 + r0() * 40, rate: r0() < 0.5 ? 0 : 200 + r0() * 5000, collapse: r0() < 0.3 ? r0() * 0.2 : 0, split: r0() < 0.3 ? r0() * 0.2 : 0 }
     const aToB = Math.floor(r0() * 300_000)
     const bToA = Math.floor(r0() * 300_000)
     const tcp = { sack: r0() < 0.8, timestamps: r0() < 0.8, windowScaling: r0() < 0.8, congestion: r0() < 0.5 ? 'cubic' as const : 'newreno' as const, rcvBufInitial: r0() < 0.3 ? 8192 : 262144, maxRetries: 30 }

@@ -134,6 +134,10 @@ export interface PipeOpts {
   jitterMs?: number
   /** Bytes per ms of link rate (0 = infinite). */
   rate?: number
+  /** Probability of an extra "collapsed retransmission": previous + current data segment merged. */
+  collapse?: number
+  /** Probability of splitting a data segment in two. */
+  split?: number
 }
 
 /** One direction of an in-memory link: loss, duplication, reordering, delay. */
@@ -152,7 +156,29 @@ export class LossyPipe {
   ) {
     this.rnd = seededRandom(o.seed)
   }
+  private prev: TcpSegment | null = null
+
   send(seg: TcpSegment): void {
+    const o = this.o
+    const plain = (seg.flags & 0x07) === 0 && seg.payload.length > 0 // no SYN/FIN/RST
+    if (plain && o.split && seg.payload.length > 1 && this.rnd() < o.split) {
+      const cut = 1 + Math.floor(this.rnd() * (seg.payload.length - 1))
+      this.send1({ ...seg, payload: seg.payload.subarray(0, cut) })
+      this.send1({ ...seg, seq: (seg.seq + cut) >>> 0, payload: seg.payload.subarray(cut) })
+    } else this.send1(seg)
+    if (plain && o.collapse) {
+      const p = this.prev
+      if (p && ((p.seq + p.payload.length) >>> 0) === seg.seq && this.rnd() < o.collapse) {
+        const merged = new Uint8Array(p.payload.length + seg.payload.length)
+        merged.set(p.payload)
+        merged.set(seg.payload, p.payload.length)
+        this.send1({ ...seg, seq: p.seq, payload: merged })
+      }
+      this.prev = { ...seg, payload: seg.payload.slice() }
+    }
+  }
+
+  private send1(seg: TcpSegment): void {
     const copy: TcpSegment = {
       ...seg,
       options: { ...seg.options, sack: seg.options.sack?.map((b) => [b[0], b[1]] as [number, number]) },
