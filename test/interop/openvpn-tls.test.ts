@@ -193,8 +193,13 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     expect(t.info!.addresses).toContainEqual({ address: `${v6}1000`, prefix: 64 })
     expect(t.info!.routes).toContainEqual({ address: 'fd00:beef::', prefix: 48 })
   })
-  it('tls-crypt-v2 (HARD_RESET_CLIENT_V3 carrying the wrapped client key)', async () => {
-    await basic(await server({ extra: ['--tls-crypt-v2', join(dir, 'v2srv.key')] }), ['<tls-crypt-v2>', pki['v2cli.key'], '</tls-crypt-v2>'])
+  it('tls-crypt-v2 (HARD_RESET_CLIENT_V3 with WKc; early negotiation with P_CONTROL_WKC_V1 under force-cookie)', async () => {
+    const lines = ['<tls-crypt-v2>', pki['v2cli.key'], '</tls-crypt-v2>']
+    await basic(await server({ extra: ['--tls-crypt-v2', join(dir, 'v2srv.key')] }), lines)
+    // force-cookie: the server keeps no state for clients without early negotiation; we must
+    // announce it (packet-id 0x0f000000) and resend the WKc in P_CONTROL_WKC_V1
+    const { log } = await basic(await server({ extra: ['--tls-crypt-v2', join(dir, 'v2srv.key'), 'force-cookie'] }), lines)
+    expect(log.join('\n')).toMatch(/tx P_CONTROL_WKC_V1 key 0 pid 1/)
   })
   it('tls-auth SHA256 (key-direction 1) and the SHA1 default', async () => {
     const f = join(dir, 'ta.key')

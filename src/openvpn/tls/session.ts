@@ -10,7 +10,7 @@ import type { Counters } from '../../core/counters.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import { bytesEqual } from '../../core/bytes.js'
-import { Opcode, SID_SIZE, encodeControlPacket, opcodeName, parseControlPacket } from './packet.js'
+import { EARLY_NEG_FLAG_RESEND_WKC, Opcode, SID_SIZE, TLV_TYPE_EARLY_NEG_FLAGS, encodeControlPacket, opcodeName, parseControlPacket } from './packet.js'
 import { Reliable, type ReliableOut } from './reliable.js'
 import type { ControlWrap } from './wrap.js'
 import { startTlsClient, type TlsCredentials } from './tls-session.js'
@@ -55,6 +55,9 @@ export class KeyState {
   private plain = new Uint8Array(0)
   private splitter: MessageSplitter
   readonly startedAt: number
+  /** The server asked (EARLY_NEG_FLAG_RESEND_WKC) for the WKc again with our next packet. */
+  resendWkc = false
+  private wkcSent = false
   constructor(
     readonly keyId: number,
     private readonly s: TlsSession,
@@ -71,6 +74,7 @@ export class KeyState {
 
   private deliver(op: number, payload: Uint8Array): void {
     if (op === Opcode.P_CONTROL_HARD_RESET_SERVER_V2 || op === Opcode.P_CONTROL_SOFT_RESET_V1) {
+      if (op === Opcode.P_CONTROL_HARD_RESET_SERVER_V2 && this.s.o.v3) this.resendWkc = earlyNegResendWkc(payload)
       this.startTls()
       return
     }
@@ -92,7 +96,12 @@ export class KeyState {
     let t: ReturnType<typeof startTlsClient>
     try {
       t = startTlsClient(this.s.o.creds, (chunk) => {
-        for (let o = 0; o < chunk.length; o += CONTROL_CHUNK) this.reliable.send(Opcode.P_CONTROL_V1, chunk.slice(o, o + CONTROL_CHUNK))
+        for (let o = 0; o < chunk.length; o += CONTROL_CHUNK) {
+          // tls-crypt-v2 early negotiation: our message packet-id 1 goes as P_CONTROL_WKC_V1 (WKc appended)
+          const wkc = this.resendWkc && !this.wkcSent
+          this.wkcSent ||= wkc
+          this.reliable.send(wkc ? Opcode.P_CONTROL_WKC_V1 : Opcode.P_CONTROL_V1, chunk.slice(o, o + CONTROL_CHUNK))
+        }
       })
     } catch (e) {
       // bad credentials (e.g. wrong key passphrase): fatal, reported once, never thrown into the packet path
@@ -164,6 +173,20 @@ export class KeyState {
     this.reliable.close()
     this.tls?.destroy()
   }
+}
+
+/** Parse the early-negotiation TLVs of a server hard reset (ssl.c): is RESEND_WKC requested? */
+export function earlyNegResendWkc(payload: Uint8Array): boolean {
+  let o = 0
+  while (o + 4 <= payload.length) {
+    const type = (payload[o] << 8) | payload[o + 1]
+    const len = (payload[o + 2] << 8) | payload[o + 3]
+    o += 4
+    if (o + len > payload.length) return false
+    if (type === TLV_TYPE_EARLY_NEG_FLAGS && len === 2) return (((payload[o] << 8) | payload[o + 1]) & EARLY_NEG_FLAG_RESEND_WKC) !== 0
+    o += len
+  }
+  return false
 }
 
 export class TlsSession {

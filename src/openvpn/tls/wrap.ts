@@ -6,6 +6,8 @@
 //               tag = HMAC-SHA256(op | sid | packet_id | time | rest), CTR IV = tag[0..16).
 //  - tls-crypt-v2: tls-crypt with the client key Kc; P_CONTROL_HARD_RESET_CLIENT_V3 and
 //               P_CONTROL_WKC_V1 have the wrapped client key WKc appended after the ciphertext.
+//               The wrap packet-id starts at EARLY_NEG_START (0x0f000000) to announce early
+//               negotiation (ssl.c tls_session_init, mudp.c), so the server can stay stateless.
 // Key files hold 2 keys of cipher[64] | hmac[64]. Key direction: the server uses 0 (normal: send
 // key 0, receive key 1), the client 1 (inverse); tls-auth without key-direction uses key 0 both ways.
 import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto'
@@ -18,6 +20,8 @@ import { ReplayWindow } from './replay.js'
 export const TLS_CRYPT_TAG_SIZE = 32
 /** packet_id(4) + net_time(4) */
 export const PID_LONG_SIZE = 8
+/** Initial tls-crypt-v2 packet-id announcing early-negotiation support (ssl_pkt.h). */
+export const EARLY_NEG_START = 0x0f000000
 const KEY_SLOT = 128
 
 /** Parse an "OpenVPN Static key V1" block (hex) into its 256 bytes. */
@@ -200,7 +204,10 @@ export class TlsCryptWrap implements ControlWrap {
     this.encMac = key.slice(s.out * KEY_SLOT + 64, s.out * KEY_SLOT + 96)
     this.decKey = key.slice(s.in * KEY_SLOT, s.in * KEY_SLOT + 32)
     this.decMac = key.slice(s.in * KEY_SLOT + 64, s.in * KEY_SLOT + 96)
-    if (opts.wkc) this.mode = 'tls-crypt-v2'
+    if (opts.wkc) {
+      this.mode = 'tls-crypt-v2'
+      this.sendPid = EARLY_NEG_START
+    }
     this.now = opts.nowSeconds ?? wallSeconds
   }
   wrap(plain: Uint8Array): Uint8Array {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../../../src/core/clock.js'
 import { Counters } from '../../../src/core/counters.js'
 import { silentLogger } from '../../../src/core/log.js'
-import { TlsSession } from '../../../src/openvpn/tls/session.js'
+import { TlsSession, earlyNegResendWkc } from '../../../src/openvpn/tls/session.js'
 import { NoWrap } from '../../../src/openvpn/tls/wrap.js'
 import { Opcode, encodeControlPacket, parseControlPacket, type ControlPacket } from '../../../src/openvpn/tls/packet.js'
 
@@ -71,5 +71,15 @@ describe('TLS session (control channel state machine)', () => {
     expect(ks.keyId).toBe(2)
     expect(sent.at(-1)).toMatchObject({ opcode: Opcode.P_CONTROL_SOFT_RESET_V1, keyId: 2, packetId: 0 })
     s.close()
+  })
+})
+
+describe('early negotiation TLVs', () => {
+  it('finds EARLY_NEG_FLAG_RESEND_WKC and skips unknown TLVs; malformed → false', () => {
+    expect(earlyNegResendWkc(Uint8Array.from([0, 1, 0, 2, 0, 1]))).toBe(true)
+    expect(earlyNegResendWkc(Uint8Array.from([0, 9, 0, 1, 7, 0, 1, 0, 2, 0, 1]))).toBe(true)
+    expect(earlyNegResendWkc(Uint8Array.from([0, 1, 0, 2, 0, 0]))).toBe(false)
+    expect(earlyNegResendWkc(Uint8Array.from([0, 1, 0, 9, 0]))).toBe(false)
+    expect(earlyNegResendWkc(new Uint8Array())).toBe(false)
   })
 })

@@ -66,6 +66,8 @@ describe('tls-crypt', () => {
     const srv = new TlsCryptWrap(key, true)
     expect(srv.unwrap(out.subarray(0, out.length - 100))).toEqual(v3)
     expect(w.wrap(plain).length).toBe(plain.length + w.overhead)
+    // v2 announces early negotiation through its first wrap packet-id (EARLY_NEG_START + n)
+    expect(readU32(out, 9)).toBe(0x0f000000)
   })
   it('parses key files', () => {
     const txt = '#\n-----BEGIN OpenVPN Static key V1-----\n' + hex(key).replace(/(.{32})/g, '$1\n') + '-----END OpenVPN Static key V1-----\n'
