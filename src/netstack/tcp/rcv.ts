@@ -175,7 +175,7 @@ export class Receiver {
     let right = seqAdd(this.nxt, free)
     const cur = seqDiff(this.advRight, this.nxt)
     if (seqLt(right, this.advRight)) right = this.advRight
-    else if (seqDiff(right, this.advRight) < Math.min(this.buf >>> 1, mss) && cur > 0) right = this.advRight
+    else if (seqDiff(right, this.advRight) < Math.min(this.buf >>> 1, mss)) right = this.advRight // receiver SWS avoidance
     let win = Math.max(0, seqDiff(right, this.nxt))
     let field = Math.floor(win / 2 ** this.scale)
     if (field > 65535) field = 65535

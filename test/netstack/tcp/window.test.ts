@@ -177,3 +177,24 @@ describe('zero receive window', () => {
     expect(c.ended.called).toBe(1)
   })
 })
+
+describe('receiver SWS avoidance (RFC 9293 §3.8.6.2.2)', () => {
+  it('a zero window reopens only once at least an MSS is free', () => {
+    const c = client({ rcvBufInitial: 8000, rcvBufMax: 8000 })
+    const { P, I } = c
+    c.ep.onData = () => c.ep.pause() // the application takes one chunk per resume()
+    c.ep.pause()
+    for (let i = 0; i < 8; i++) c.peer({ flags: 'A', seq: P + i * 1000, ack: I, data: 1000 })
+    c.clock.advance(40)
+    expect(c.host.out.pop()!.window).toBe(0)
+    c.host.out.length = 0
+    c.ep.resume()
+    c.clock.advance(0) // 1000 bytes free: less than an MSS, the window stays shut
+    c.peer({ flags: 'A', seq: P + 7999, ack: I }) // probe
+    expectOut(c.host, { ack: P + 8000, window: 0 })
+    c.ep.resume()
+    c.clock.advance(0) // 2000 free: window update
+    expectOut(c.host, { ack: P + 8000, window: 2000 })
+    expectNone(c.host)
+  })
+})
