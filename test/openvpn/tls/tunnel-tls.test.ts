@@ -30,7 +30,7 @@ describe.skipIf(!which('openssl'))('OpenVpnTlsTunnel state machine (in-process s
   })
   afterAll(() => dir && rmSync(dir, { recursive: true, force: true }))
 
-  function setup(serverOpts: Partial<FakeServerOptions>[] = [{}]) {
+  function setup(serverOpts: Partial<FakeServerOptions>[] = [{}], deadHosts: string[] = []) {
     const clock = new FakeClock(1000)
     const servers: FakeServer[] = []
     const settings: OpenVpnTlsSettings = {
@@ -63,7 +63,8 @@ describe.skipIf(!which('openssl'))('OpenVpnTlsTunnel state machine (in-process s
     }
     const t = new OpenVpnTlsTunnel(settings, {
       clock,
-      connect: async () => {
+      connect: async (r) => {
+        if (deadHosts.includes(r.host)) throw new Error(`connect ECONNREFUSED ${r.host}`)
         const s = new FakeServer({ clock, cert, key, ...(serverOpts[servers.length] ?? serverOpts.at(-1)) })
         servers.push(s)
         return s.transport()
@@ -105,6 +106,16 @@ describe.skipIf(!which('openssl'))('OpenVpnTlsTunnel state machine (in-process s
     await closing
   })
 
+  it('walks the remote list: an unreachable first remote falls through to the next', async () => {
+    const { clock, t, servers } = setup([{}], ['10.0.0.99'])
+    t.settings.remotes = [{ host: '10.0.0.99', port: 1194, proto: 'udp', file: 't', line: 1 }, ...t.settings.remotes]
+    const info = (await startAndWait(clock, t)) as { description: string }
+    expect(servers).toHaveLength(1)
+    expect(info.description).toMatch(/fake/)
+    const closing = t.close()
+    await pump(clock, () => false, 500)
+    await closing
+  })
   it('AUTH_FAILED rejects start() with ERR_AUTH and no retry', async () => {
     const { clock, t, servers } = setup([{ reject: 'AUTH_FAILED,bad password' }])
     const e = (await startAndWait(clock, t)) as BurrowError
