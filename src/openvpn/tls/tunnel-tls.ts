@@ -296,6 +296,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
   }
 
   private onKeyReady(c: Conn, ks: KeyState, fail: (e: unknown) => void): void {
+    if (!c.pushed && ks.keyId !== 0) return // installed by applyPush once the cipher is known
     if (ks.keyId === 0 && !c.pushed) {
       // first key: data keys wait for PUSH_REPLY (cipher, peer-id, tls-ekm)
       const req = () => {
