@@ -173,7 +173,7 @@ describe.skipIf(skip)('netstack ↔ Linux over a TUN bridge', () => {
 
     for (const { fam, dir, bytes } of impairedRuns) {
       const mb = bytes / 1024 / 1024
-      const timeout = full ? 400_000 : 150_000
+      const timeout = full ? 400_000 : 240_000
       it(`IPv${fam}: ${dir === 'download' ? `downloads ${mb} MB over HTTP` : `uploads ${mb} MB to a Linux listener`}, sha256-exact`, { timeout }, async () => {
         const s = side!
         const host = fam === 4 ? s.path.addrs.linux4 : s.path.addrs.linux6
