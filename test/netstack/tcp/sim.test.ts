@@ -73,4 +73,19 @@ describe('two endpoints over an in-memory link', () => {
     expect(buf).toBeLessThanOrEqual(6 * 1024 * 1024)
     expect(r.a.info().sndScale).toBe(7)
   })
+
+  it('sequence numbers and timestamps wrapping around 2^32 mid-transfer, under loss', () => {
+    const r = runSim({
+      pipe: { seed: 21, loss: 0.05, reorder: 0.05, delayMs: 5, rate: 2000 },
+      aToB: 2_000_000,
+      bToA: 2_000_000,
+      fixedRandom: 0xffffffff - 3000, // ISS wraps after 3 KB, the timestamp clock after 3 s
+    })
+    expect(r.bGot).toBe(2_000_000)
+    expect(r.aGot).toBe(2_000_000)
+    expect(r.aOk && r.bOk).toBe(true)
+    expect(r.aClose).toBeUndefined()
+    expect(r.a.info().timestamps).toBe(true)
+    expect(r.a.info().timeouts + r.b.info().timeouts).toBeLessThan(5)
+  })
 })

@@ -84,10 +84,17 @@ export function runSim(opts: {
   verify?: boolean
   /** Readers stall at random (pause()/resume() every 50 ms with this probability) — backpressure. */
   stalls?: number
+  /** Every random32() (ISS, timestamp offset) returns this: test sequence/timestamp wrap. */
+  fixedRandom?: number
 }): SimResult {
   const clock = new FakeClock(0)
   const hostA = new FakeHost(clock, 11)
   const hostB = new FakeHost(clock, 22)
+  if (opts.fixedRandom !== undefined) {
+    const v = opts.fixedRandom >>> 0
+    hostA.random32 = () => v
+    hostB.random32 = () => v
+  }
   const tA = tuple(1, 2, 40000, 80)
   const tB = reverse(tA)
   let b: TcpEndpoint | null = null
