@@ -13,7 +13,14 @@ export class RealClock implements Clock {
     return performance.now()
   }
   schedule(atMs: number, fn: () => void): () => void {
-    const t = setTimeout(fn, Math.max(0, atMs - this.now()))
+    const delay = atMs - this.now()
+    if (delay <= 0) {
+      // due now: run after pending I/O without setTimeout's 1 ms floor
+      const i = setImmediate(fn)
+      i.unref?.()
+      return () => clearImmediate(i)
+    }
+    const t = setTimeout(fn, delay)
     t.unref?.()
     return () => clearTimeout(t)
   }

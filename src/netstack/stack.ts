@@ -226,7 +226,14 @@ export class NetStack implements NetStackApi, UdpSender {
     const seg = parseTcp(pkt, off, len, pseudoHeaderSum(src, dst, IpProto.TCP, len), this.counters)
     if (!seg) return
     const ep = this.conns.get(tupleKey(dst, seg.dstPort, src, seg.srcPort))
-    if (ep) {
+    // A new SYN for a tuple still in TIME-WAIT may end it early (RFC 6191) and reach the listener.
+    const reopened =
+      ep !== undefined &&
+      ep.state === TcpState.TIME_WAIT &&
+      (seg.flags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST | TcpFlag.FIN)) === TcpFlag.SYN &&
+      this.listeners.has(seg.dstPort) &&
+      ep.reuseForSyn(seg)
+    if (ep && !reopened) {
       ep.input(seg)
       return
     }
