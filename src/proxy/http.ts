@@ -39,6 +39,11 @@ export interface HttpProxyOptions {
 }
 
 /** Hop-by-hop fields (RFC 9110 §7.6.1) plus the proxy-only ones that must not be forwarded. */
+/** Methods a proxy may resend after a connection failure (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+/** Errors of a connection that died under a request before any response arrived. */
+const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'ECLOSED', 'UND_ERR_CLOSED'])
+
 export const HOP_BY_HOP = new Set([
   'connection',
   'proxy-connection',
@@ -290,8 +295,8 @@ export class HttpProxy {
     this.opts.counters?.inc('http.requests')
     this.log.debug(`http ${req.method} ${url.origin}${url.pathname}`)
     // (undici may throw synchronously on a header it refuses: treat it like any dispatch error)
-    Promise.resolve()
-      .then(() =>
+    const send = () =>
+      Promise.resolve().then(() =>
         this.agent.request({
           origin: url.origin,
           path: url.pathname + url.search,
@@ -301,6 +306,19 @@ export class HttpProxy {
           signal: ac.signal,
         }),
       )
+    // A pooled connection the origin closed while the tunnel was down fails before any response
+    // byte; a request without a body and with an idempotent method is retried on a fresh
+    // connection (RFC 9112 §9.3.1), up to twice (the pool may hold more than one stale socket).
+    const retryable = !hasBody && IDEMPOTENT.has(req.method ?? '')
+    const attempt = (left: number): ReturnType<typeof send> =>
+      send().catch((err: unknown) => {
+        if (left > 0 && retryable && !ac.signal.aborted && STALE_CONNECTION.has(errorCode(err) ?? '')) {
+          this.opts.counters?.inc('http.retry_stale')
+          return attempt(left - 1)
+        }
+        throw err
+      })
+    attempt(2)
       .then(
         (r) => {
           if (res.destroyed) return void r.body.destroy()
