@@ -299,17 +299,20 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     const t = await connect(s, undefined, undefined, log)
     // 24 s of pings at 4/s crosses two server-initiated renegotiations
     const got = await pingThrough(t, s.tunIp, 96, 250, 1200)
+    if (got !== 96) console.log(log.filter((l) => !/ (tx|rx) /.test(l)).join('\n'), t.counters.snapshot(), s.proc.output().slice(-4000))
     expect(got).toBe(96)
     const keys = log.filter((l) => /data channel key \d active/.test(l))
     expect(keys.length).toBeGreaterThanOrEqual(3)
     // two client-initiated renegotiations
     for (let i = 0; i < 2; i++) {
       t.renegotiate()
-      expect(await pingThrough(t, s.tunIp, 12, 100)).toBe(12)
+      const n = await pingThrough(t, s.tunIp, 12, 100)
+      if (n !== 12) console.log(log.filter((l) => !/ (tx|rx) /.test(l)).join('\n'), t.counters.snapshot(), s.proc.output().slice(-4000))
+      expect(n).toBe(12)
     }
     expect(log.filter((l) => /data channel key \d active/.test(l)).length).toBeGreaterThanOrEqual(keys.length + 2)
     expect(t.counters.get('openvpn.data.bad_tag')).toBe(0)
     await t.close()
     await s.proc.kill()
-  })
+  }, 120_000)
 })

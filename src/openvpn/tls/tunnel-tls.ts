@@ -54,6 +54,8 @@ interface Conn {
   renegPending?: KeyState
   closed: boolean
   ccExit: boolean
+  /** Until start() of this connection settles: fail it (instead of reconnecting). */
+  failStart?: (e: unknown) => void
 }
 
 export class OpenVpnTlsTunnel implements Tunnel {
@@ -105,7 +107,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
       return true
     }
     c.lastTx = this.clock.now()
-    const ok = c.transport.send(dc.encrypt(pkt))
+    const ok = this.xmit(c, dc.encrypt(pkt))
     this.checkRenegLimits(c, dc)
     return ok
   }
@@ -232,7 +234,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           creds: s.creds,
           v3: s.wrap.mode === 'tls-crypt-v2',
           trace: this.deps.trace,
-          send: (pkt) => transport.send(pkt),
+          send: (pkt) => void this.xmit(c, pkt),
           km2: () => ({
             options: occOptionsString({ proto: remote.proto, tunMtu: s.tunMtu, cipher: s.dataCiphersFallback ?? 'AES-256-GCM', auth: s.auth, keySize: 256, wrap: s.wrap.mode }),
             username: s.userPass?.username,
@@ -244,6 +246,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
               resolve: (i) => {
                 if (settled) return
                 settled = true
+                c.failStart = undefined
                 signal?.removeEventListener('abort', onAbort)
                 resolve(i)
               },
@@ -253,6 +256,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
           onError: (e) => (settled ? this.connectionLost(c, e) : fail(e)),
         })
         const c: Conn = { transport, remote, session, ekm: false, framing: s.framing, timers: new Map(), lastRx: this.clock.now(), lastTx: this.clock.now(), closed: false, ccExit: false }
+        c.failStart = fail
         conn = c
         this.conn = c
         transport.attach(
@@ -493,7 +497,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
         const now = this.clock.now()
         if (now - c.lastTx >= ping && c.primary) {
           c.lastTx = now
-          c.transport.send(c.primary.encrypt(PING_MAGIC))
+          this.xmit(c, c.primary.encrypt(PING_MAGIC))
         }
         this.timer(c, 'ping', now + Math.min(ping, 1000), tick)
       }
@@ -521,9 +525,21 @@ export class OpenVpnTlsTunnel implements Tunnel {
       const m = new Uint8Array(OCC_STRING.length + 1)
       m.set(OCC_STRING, 0)
       m[OCC_STRING.length] = OCC_EXIT
-      c.transport.send(c.primary.encrypt(m))
+      this.xmit(c, c.primary.encrypt(m))
     } else return
     await this.sleep(100) // let the datagram / reliable EXIT leave before the socket closes
+  }
+
+  /** Send on the connection's transport; a transport that throws ends the connection, never the caller. */
+  private xmit(c: Conn, pkt: Uint8Array): boolean {
+    if (c.closed) return true
+    try {
+      return c.transport.send(pkt)
+    } catch (e) {
+      this.counters.inc('openvpn.tx_error')
+      queueMicrotask(() => this.connectionLost(c, new BurrowError(ErrorCode.ECONNRESET, `send failed: ${(e as Error).message}`, { cause: e })))
+      return true
+    }
   }
 
   /** (Re)arm the connection's timer of that name, cancelling the previous one. */
@@ -551,6 +567,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
 
   /** Connection lost after it was up: reconnect (new session, auth-token reuse). */
   private connectionLost(c: Conn, e: unknown): void {
+    if (c.failStart) return c.failStart(e)
     if (c.closed || this.closing) return
     this.teardown(c)
     if (this.conn !== c || this.reconnecting) return
