@@ -80,6 +80,10 @@ export class OpenVpnStaticTunnel implements Tunnel {
   private replayOnly = 0
   /** Whether the current session received any authentic packet. */
   private gotPacket = false
+  /** Sessions started so far (the first one is announced by start() itself). */
+  private sessions = 0
+  /** A UDP reconnect is announced as 'up' only once the server has answered. */
+  private upPending = false
   /** Sessions in a row that ended without a single authentic packet (UDP failover accounting). */
   private deadSessions = 0
   private readonly clock: Clock
@@ -280,7 +284,13 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.lastSent = now
     this.gotPacket = false
     this.up = true
-    this.emit('up', this._info)
+    // Static-key mode has no handshake: over TCP a connected stream shows the server is there,
+    // but a UDP socket "connects" to anything, so a reconnect is only 'up' after the server's
+    // first authentic packet (ping or data).
+    this.counters.inc('openvpn.session')
+    const udpReconnect = this.sessions++ > 0 && this.role === 'client' && this.activeRemote?.proto === 'udp'
+    this.upPending = udpReconnect
+    if (!udpReconnect) this.emit('up', this._info)
     if (this.role === 'client') this.sendControl(PING_MAGIC) // let the server learn our address now
     this.armPing()
     this.armRestart()
@@ -330,6 +340,10 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.replayOnly = 0
     this.gotPacket = true
     this.deadSessions = 0
+    if (this.upPending) {
+      this.upPending = false
+      this.emit('up', this._info)
+    }
     this.lastRecv = now
     if (isListenTransport(t)) t.confirmPeer()
     const p = o.payload
@@ -424,7 +438,9 @@ export class OpenVpnStaticTunnel implements Tunnel {
     t?.close()
     if (this.up) {
       this.up = false
-      this.emit('down', reason)
+      // a UDP reconnect the server never answered was never announced 'up'
+      if (!this.upPending) this.emit('down', reason)
+      this.upPending = false
     }
   }
 

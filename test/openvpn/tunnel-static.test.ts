@@ -144,10 +144,13 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
     // silence from the server: nothing received for 5 s (fake clock) → restart
     clock.advance(5000)
     expect(client.counters.get('openvpn.ping_restart')).toBe(1)
-    await until(() => events.join() === 'up,down,reconnecting,up')
+    await until(() => client.counters.get('openvpn.session') === 2)
+    expect(events.join()).toBe('up,down,reconnecting')
     // same wall second: the new session must still use a later time, or the server drops it
     client.send(pkt(30, 2))
     await until(() => clientRx.length === 2)
+    // over UDP the new session is announced only once the server has answered
+    expect(events.join()).toBe('up,down,reconnecting,up')
     expect(server.counters.get('openvpn.replay') + server.counters.get('openvpn.time_backtrack')).toBe(0)
   })
 
@@ -266,9 +269,13 @@ describe('OpenVpnStaticTunnel between two in-process endpoints', () => {
     clock.advance(1000) // ping-restart #1
     expect(events).toEqual(['up', 'down', 'reconnecting'])
     clock.advance(1000) // connect-retry pause
-    await until(() => events.length === 4)
+    // wait for the second session's first packet (its hello ping), so its ping-restart timer runs
+    await until(() => client.counters.get('openvpn.session') === 2)
+    // the new UDP session is not 'up': the silent server never answered
+    expect(events).toEqual(['up', 'down', 'reconnecting'])
     clock.advance(1000) // ping-restart #2: second dead session = connect-retry-max
-    expect(events.slice(3)).toEqual(['up', 'down', expect.stringMatching(/^error:.*no answer from any server after 2 attempt/)])
+    await until(() => events.length === 4)
+    expect(events.slice(3)).toEqual([expect.stringMatching(/^error:.*no answer from any server after 2 attempt/)])
   })
 
   it('gives up after connect-retry-max rounds and refuses TLS-mode configs', async () => {
