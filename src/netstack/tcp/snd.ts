@@ -8,6 +8,7 @@ import { Scoreboard, type SentSeg } from './scoreboard.js'
 import type { RttEstimator } from './rtt.js'
 import type { CongestionControl } from './congestion/types.js'
 import { seqDiff, seqLe, seqLt } from './seq.js'
+import { HyStart } from './congestion/hystart.js'
 
 export const AckResult = { OK: 0, TOO_NEW: 1, TOO_OLD: 2 } as const
 export type AckResult = (typeof AckResult)[keyof typeof AckResult]
@@ -22,6 +23,8 @@ export class Sender {
   readonly sb = new Scoreboard()
   readonly rtt: RttEstimator
   cc: CongestionControl
+  /** Slow-start exit on RTT increase (RFC 9406); null = off. */
+  hystart: HyStart | null = new HyStart()
   iss: number
   una = 0
   nxt = 0
@@ -64,9 +67,15 @@ export class Sender {
   private prrBudget = 0
   private recoverFs = 0
   private undoCwnd = 0
+  /** When the window was last reduced for loss. */
+  private reducedAt = 0
   private undoSsthresh = 0
-  /** Time of the loss event that may be undone (−1: none). */
-  private undoAt = -1
+  /** A loss episode whose reduction may still be undone by Eifel detection (RFC 3522). */
+  private undoArmed = false
+  /** RetransmitTS (RFC 3522 §3.2): timestamp tick of the episode's first retransmission (−1: none yet). */
+  private rtxTs = -1
+  /** End offset of that first retransmission: the first ACK covering it is the one tested. */
+  private rtxEnd = -1
   spuriousRecoveries = 0
   /** Stats */
   retransmits = 0
@@ -167,10 +176,14 @@ export class Sender {
       if (this.ackInfo.newestSent > delivered) delivered = this.ackInfo.newestSent
       this.una = ackOff
       this.buf.release(Math.min(ackOff, this.buf.end))
-      // Eifel detection (RFC 3522) with the RFC 4015 response: the ACK echoes a timestamp from
-      // before the loss event, so the original transmission arrived: undo the reduction
-      if ((this.inRecovery || this.inLoss) && this.undoAt >= 0 && rttSample >= 0 && Math.floor(now) - rttSample < Math.floor(this.undoAt)) {
-        this.undo()
+      // Eifel detection (RFC 3522 §3.2) with the RFC 4015 response: only the first ACK that
+      // acknowledges the episode's first retransmission is tested, then detection is disarmed. If
+      // it echoes a timestamp older than that retransmission (TSecr < RetransmitTS), the original
+      // transmission arrived: the loss was spurious, undo the reduction.
+      if (this.undoArmed && this.rtxTs >= 0 && ackOff >= this.rtxEnd) {
+        const spurious = (this.inRecovery || this.inLoss) && rttSample >= 0 && Math.floor(now) - rttSample < this.rtxTs
+        this.undoArmed = false
+        if (spurious) this.undo()
       }
       if (rttSample >= 0) this.rtt.sample(rttSample)
       else if (this.timedEnd >= 0 && ackOff >= this.timedEnd) {
@@ -184,13 +197,19 @@ export class Sender {
         if (ackOff >= this.recover) {
           if (this.inRecovery) this.cc.onRecoveryExit(now, this.pipe)
           this.inRecovery = this.inLoss = false
+          this.undoArmed = false
           this.renoDup = 0
         } else if (this.inRecovery && !this.sackOk) {
           // RFC 6582 §3.2 step 5: partial ACK → retransmit the first unacknowledged segment
           this.sb.markHeadLost()
         }
       }
-      if (!this.inRecovery) this.cc.onAck(acked, now, this.rtt.srtt, this.cwndLimited)
+      if (!this.inRecovery) {
+        if (this.hystart && this.cc.cwnd < this.cc.ssthresh && !this.inLoss && this.hystart.onAck(ackOff, this.nxt, rttSample)) {
+          this.cc.ssthresh = this.cc.cwnd
+        }
+        this.cc.onAck(acked, now, this.rtt.srtt, this.cwndLimited)
+      }
     } else if (pureAck && ackOff === this.una && !wndChanged && this.outstanding > 0) {
       this.dupAcks++
       if (!this.sackOk) this.renoDup = Math.min(this.renoDup + this.mss, this.outstanding)
@@ -200,7 +219,13 @@ export class Sender {
       // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT
       const base = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4
       const reoWnd = this.sb.reorderBytes > 0 ? Math.min(this.rtt.srtt, base * this.reoMult) : base
-      if (this.sb.detectLostRetransmits(delivered, reoWnd)) marked = true
+      if (this.sb.detectLostRetransmits(delivered, reoWnd)) {
+        marked = true
+        // a retransmission sent under the reduced window was lost too: the reduction was not
+        // enough (the path still drops at this rate), so react once more, at most once per RTT —
+        // as the RTO this detection pre-empts would have (RFC 5681 §3.1, RFC 6675 §5.1)
+        if (this.inRecovery && now - this.reducedAt >= Math.max(1, this.rtt.srtt)) this.reduceAgain(now)
+      }
       if (this.sb.markLosses(this.mss, this.rack ? delivered : -1, reoWnd)) marked = true
     }
     if (!this.inRecovery && !this.inLoss && this.outstanding > 0 && (marked || this.dupAcks >= 3)) {
@@ -213,10 +238,13 @@ export class Sender {
   /** Bytes newly acknowledged by the last onAck(). */
   lastAcked = 0
 
-  private saveUndo(now: number): void {
+  /** A new loss episode: remember the window to restore and wait for its first retransmission. */
+  private saveUndo(): void {
     this.undoCwnd = this.cc.cwnd
     this.undoSsthresh = this.cc.ssthresh
-    this.undoAt = now
+    this.undoArmed = true
+    this.rtxTs = -1
+    this.rtxEnd = -1
   }
 
   private undo(): void {
@@ -224,7 +252,7 @@ export class Sender {
     this.cc.ssthresh = Math.max(this.cc.ssthresh, this.undoSsthresh)
     this.inRecovery = this.inLoss = false
     this.renoDup = 0
-    this.undoAt = -1
+    this.undoArmed = false
     this.sb.undoLost()
     this.spuriousRecoveries++
   }
@@ -249,8 +277,19 @@ export class Sender {
     if (this.prrOut === 0 && this.prrBudget < this.mss) this.prrBudget = this.mss // the fast retransmit
   }
 
+  private reduceAgain(now: number): void {
+    this.undoArmed = false
+    this.reducedAt = now
+    this.prrDelivered = 0
+    this.prrOut = 0
+    this.recoverFs = this.pipe
+    this.recover = this.nxt
+    this.cc.onCongestion(now, this.pipe)
+  }
+
   private enterRecovery(now: number): void {
-    this.saveUndo(now)
+    this.reducedAt = now
+    this.saveUndo()
     this.prrDelivered = 0
     this.prrOut = 0
     this.recoverFs = this.outstanding
@@ -265,7 +304,7 @@ export class Sender {
   /** Retransmission timeout (RFC 6298 §5.4–5.6, RFC 6675 §5.1). */
   onRto(now: number): void {
     this.timeouts++
-    if (!this.inLoss) this.saveUndo(now)
+    if (!this.inLoss) this.saveUndo()
     this.cc.onRto(now, this.pipe)
     this.sb.markAllLost()
     this.inLoss = true
@@ -308,6 +347,13 @@ export class Sender {
           }
           this.sb.retransmitted(s, now)
           this.retransmits++
+          if (this.undoArmed && this.rtxTs < 0 && (this.inRecovery || this.inLoss)) {
+            // a segment already retransmitted in an earlier episode: an ACK echoing that older
+            // retransmission would look spurious, so the ambiguity disables detection (RFC 3522 §3.2)
+            if (s.xmits > 2) this.undoArmed = false
+            this.rtxTs = Math.floor(now)
+            this.rtxEnd = s.end
+          }
           if (this.inRecovery) this.prrSent(len)
           continue
         }

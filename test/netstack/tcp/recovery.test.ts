@@ -249,6 +249,44 @@ describe('spurious recovery undo (RFC 3522 / 4015)', () => {
     expect(c.ep.info().spuriousRecoveries).toBe(0)
     expect(c.ep.info().cwnd).toBeLessThan(10_000)
   })
+
+  it('only the first ACK covering the first retransmission is tested, then detection is disarmed', () => {
+    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const { P, I } = c
+    c.ep.write(fill(10_000))
+    const t0 = c.host.out.splice(0)[0].options.tsVal!
+    c.clock.advance(20)
+    c.peer({ flags: 'A', seq: P, ack: I, options: { tsVal: 101, tsEcr: t0, sack: [[I + 1000, I + 4000]] } })
+    expect(c.ep.snd.inRecovery).toBe(true)
+    c.host.out.length = 0
+    c.clock.advance(20)
+    // the retransmission filled the hole: a genuine loss, detection is over for this episode
+    c.peer({ flags: 'A', seq: P, ack: I + 4000, options: { tsVal: 102, tsEcr: (t0 + 20) >>> 0 } })
+    expect(c.ep.snd.inRecovery).toBe(true)
+    c.clock.advance(5)
+    // a later ACK in the same recovery echoes an original (pre-loss) transmission: no undo
+    c.peer({ flags: 'A', seq: P, ack: I + 5000, options: { tsVal: 103, tsEcr: t0 } })
+    expect(c.ep.info().spuriousRecoveries).toBe(0)
+    expect(c.ep.info().cwnd).toBeLessThan(10_000)
+  })
+})
+
+describe('slow-start exit on RTT increase (HyStart++, RFC 9406)', () => {
+  it('ends slow start when a round’s minimum RTT grows by ≥ max(4 ms, minRTT/8)', async () => {
+    const { HyStart } = await import('../../../src/netstack/tcp/congestion/hystart.js')
+    const h = new HyStart()
+    // round 1 (ends at offset 10): 8 samples of 10 ms
+    for (let k = 1; k <= 9; k++) expect(h.onAck(k, 10, 10)).toBe(false)
+    // round 2: RTT 13 ms (< 10 + 4) → keep going
+    for (let k = 10; k <= 19; k++) expect(h.onAck(k, 30, 13)).toBe(false)
+    // round 3: RTT 14 ms vs last round 13 → still below the threshold
+    for (let k = 30; k <= 39; k++) expect(h.onAck(k, 50, 14)).toBe(false)
+    // round 4: 18.5 ms ≥ 14 + 4 after 8 samples → exit
+    const res: boolean[] = []
+    for (let k = 50; k <= 57; k++) res.push(h.onAck(k, 70, 18.5))
+    expect(res).toEqual([false, false, false, false, false, false, false, true])
+    expect(h.exits).toBe(1)
+  })
 })
 
 describe('proportional rate reduction (RFC 6937)', () => {
