@@ -1,12 +1,14 @@
 // Test scaffolding for the ingress end-to-end test and benchmark (--expose / --forward): a local
 // pattern HTTP service and UDP echo for exposed ports, many concurrent raw HTTP/1.1 downloads
-// hashed as they stream, a one-question DNS client (RFC 1035 §4.1) for a forwarded UDP port, and
-// a process's resident set from /proc. Never used by the product.
+// hashed as they stream, a one-question DNS client (RFC 1035 §4.1) for a forwarded UDP port,
+// a process's resident set from /proc and a GC probe for a child Node process (heap in use after a
+// full GC, to tell retained objects from pages the allocator keeps). Never used by the product.
 import { createHash } from 'node:crypto'
 import dgram from 'node:dgram'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
+import { join } from 'node:path'
 import { keystream } from './pattern.js'
 
 export interface LocalService {
@@ -193,4 +195,45 @@ export async function dnsLookupA(host: string, port: number, name: string, timeo
   } finally {
     s.close()
   }
+}
+
+const GC_PROBE = `process.on('SIGUSR2', () => {
+  global.gc(); global.gc()
+  const m = process.memoryUsage()
+  console.log('GCSTAT ' + JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, handles: process._getActiveHandles().length }))
+})
+`
+
+/**
+ * NODE_OPTIONS for a child Node process (e.g. the CLI) that make SIGUSR2 run a full GC and print
+ * one "GCSTAT {json}" line with process.memoryUsage() and the count of active handles. The
+ * preload script is written to `dir`. Test/bench diagnostics only.
+ */
+export function gcProbeNodeOptions(dir: string): string {
+  const f = join(dir, 'gc-probe.cjs')
+  writeFileSync(f, GC_PROBE)
+  return `--expose-gc --require ${f}`
+}
+
+export interface GcStat {
+  rss: number
+  heapUsed: number
+  heapTotal: number
+  external: number
+  arrayBuffers: number
+  handles: number
+}
+
+/** Signal a process started with gcProbeNodeOptions() and wait for its next GCSTAT line. */
+export async function gcStat(proc: { pid: number; output(): string }, timeoutMs = 10_000): Promise<GcStat> {
+  const count = () => proc.output().split('GCSTAT ').length - 1
+  const before = count()
+  process.kill(proc.pid, 'SIGUSR2')
+  const end = Date.now() + timeoutMs
+  while (count() <= before) {
+    if (Date.now() > end) throw new Error('no GCSTAT line (was the process started with gcProbeNodeOptions()?)')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const parts = proc.output().split('GCSTAT ')
+  return JSON.parse(parts[parts.length - 1].split('\n')[0]) as GcStat
 }
