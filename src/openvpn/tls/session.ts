@@ -148,6 +148,8 @@ export class KeyState {
       this.plain = new Uint8Array(0)
       this.server = m
       this.state = KsState.ACTIVE
+      // acknowledge the server's key-method 2 before any data on the new key can leave
+      this.reliable.flushAcks()
       this.s.o.onKeyReady(this)
       if (m.length < b.length) this.splitter.push(b.subarray(m.length))
       return

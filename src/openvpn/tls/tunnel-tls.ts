@@ -45,6 +45,8 @@ interface Conn {
   peerId?: number
   framing: Framing
   primary?: DataChannel
+  /** Renegotiated key not yet used for sending (see promote()). */
+  pending?: DataChannel
   lameDuck?: DataChannel
   lameDuckTimer?: () => void
   /** One pending timer per purpose (hand-window, push, reneg, reneg-watch, ping, restart). */
@@ -134,7 +136,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
   /** Start a renegotiation now (normally driven by reneg-sec / reneg-bytes / reneg-pkts). */
   renegotiate(): void {
     const c = this.conn
-    if (!c || c.closed || c.renegPending) return
+    if (!c || c.closed || c.renegPending || c.pending) return
     this.log.info('openvpn: renegotiating data channel keys')
     c.renegPending = c.session.renegotiate()
     this.watchHandshake(c, c.renegPending)
@@ -282,13 +284,14 @@ export class OpenVpnTlsTunnel implements Tunnel {
       return
     }
     const keyId = msg[0] & 7
-    const dc = c.primary?.keyId === keyId ? c.primary : c.lameDuck?.keyId === keyId ? c.lameDuck : undefined
+    const dc = c.primary?.keyId === keyId ? c.primary : c.pending?.keyId === keyId ? c.pending : c.lameDuck?.keyId === keyId ? c.lameDuck : undefined
     if (!dc) {
       this.counters.inc('openvpn.data.unknown_key_id')
       return
     }
     const pkt = dc.decrypt(msg)
     if (!pkt) return
+    if (dc === c.pending) this.promote(c, dc)
     c.lastRx = this.clock.now()
     this.checkRenegLimits(c, dc)
     if (pkt.length === PING_MAGIC.length && bytesEqual(pkt, PING_MAGIC)) return
@@ -330,8 +333,27 @@ export class OpenVpnTlsTunnel implements Tunnel {
       counters: this.counters,
       replayWindow: this.settings.replayWindow,
     })
+    if (!c.primary) c.primary = dc
+    else {
+      // Renegotiated key: keep sending on the current key until the server shows it has the new
+      // one (a packet arrives on it) or a short grace period passed, so no packet reaches the
+      // server before it generated its keys (it does so once our ACK of its key-method 2 lands).
+      c.pending = dc
+      this.timer(c, 'promote', this.clock.now() + 1000, () => this.promote(c, dc))
+    }
+    if (c.renegPending === ks) c.renegPending = undefined
+    this.log.info(`openvpn: data channel key ${ks.keyId} active (${dc.cipher}, ${c.ekm ? 'tls-ekm' : 'PRF'}${c.peerId !== undefined ? `, peer-id ${c.peerId}` : ''})`)
+    this.scheduleReneg(c, ks.keyId)
+  }
+
+  /** Make a renegotiated key the sending key; the previous one stays for decryption a while. */
+  private promote(c: Conn, dc: DataChannel): void {
+    if (c.closed || c.pending !== dc) return
+    c.pending = undefined
     const old = c.primary
     c.primary = dc
+    c.timers.get('promote')?.()
+    c.timers.delete('promote')
     if (old && old.keyId !== dc.keyId) {
       c.lameDuckTimer?.()
       c.lameDuck = old
@@ -342,9 +364,6 @@ export class OpenVpnTlsTunnel implements Tunnel {
         if (c.primary?.keyId !== oldId) c.session.retire(oldId)
       })
     }
-    if (c.renegPending === ks) c.renegPending = undefined
-    this.log.info(`openvpn: data channel key ${ks.keyId} active (${dc.cipher}, ${c.ekm ? 'tls-ekm' : 'PRF'}${c.peerId !== undefined ? `, peer-id ${c.peerId}` : ''})`)
-    this.scheduleReneg(c, ks.keyId)
   }
 
   private scheduleReneg(c: Conn, keyId: number): void {
@@ -357,7 +376,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
 
   private checkRenegLimits(c: Conn, dc: DataChannel): void {
     const s = this.settings
-    if (dc !== c.primary || c.renegPending) return
+    if (dc !== c.primary || c.renegPending || c.pending) return
     // also well before the 32-bit packet-id wraps (OpenVPN renegotiates near the wrap too)
     if ((s.renegBytes && dc.bytes >= s.renegBytes) || (s.renegPkts && dc.packets >= s.renegPkts) || dc.packets >= 0xf0000000) this.renegotiate()
   }
