@@ -5,5 +5,6 @@ import { memoryBench } from './memory.js'
 import { tunPathBench } from './tun-path.js'
 import { openvpnStaticBench } from './openvpn-static.js'
 import { wireguardBench } from './wireguard.js'
+import { ingressBench } from './ingress.js'
 
-export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench, wireguardBench]
+export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench, wireguardBench, ingressBench]
