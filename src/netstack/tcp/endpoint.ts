@@ -115,6 +115,10 @@ export class TcpEndpoint implements TcpConn {
   /** @internal */ tlpArmed = false
   /** @internal */ tlpSent = false
   private flushScheduled = false
+  /** Inside input(): an immediate ACK waits for the end of the receive burst. */
+  private inBurst = false
+  private burstAckScheduled = false
+  /** @internal stats: pure ACKs sent */ acksSent = 0
   private closeErr: Error | undefined
   private estResolve: (() => void) | null = null
   private estReject: ((e: Error) => void) | null = null
@@ -282,11 +286,33 @@ export class TcpEndpoint implements TcpConn {
     const now = this.host.clock.now()
     this.lastRx = now
     this.keepProbes = 0
-    segmentArrives(this, seg, now)
-    if (this.isClosed()) return
-    this.deliver()
-    if (this.isClosed()) return
-    this.flush()
+    this.inBurst = true
+    try {
+      segmentArrives(this, seg, now)
+      if (this.isClosed()) return
+      this.deliver()
+      if (this.isClosed()) return
+      this.flush()
+    } finally {
+      this.inBurst = false
+    }
+  }
+
+  /**
+   * ACK coalescing per receive burst (as GRO does for Linux): an ACK owed to arriving segments is
+   * sent once, after every segment that arrived in the same event-loop poll phase was processed
+   * (a zero-delay clock callback: setImmediate on the real clock, the same instant on FakeClock),
+   * carrying the newest cumulative ACK, window and SACK blocks. Data sent meanwhile carries it.
+   */
+  private scheduleBurstAck(): void {
+    if (this.burstAckScheduled) return
+    this.burstAckScheduled = true
+    this.host.clock.schedule(this.host.clock.now(), () => {
+      this.burstAckScheduled = false
+      if (this.isClosed() || !this.rcv.ackNow) return
+      if (this.st === TcpState.SYN_SENT || this.st === TcpState.SYN_RECEIVED) return
+      this.sendAck()
+    })
   }
 
   /** ICMP destination unreachable / fragmentation needed (RFC 1122 §4.2.3.9, RFC 1191, RFC 8201). */
@@ -424,6 +450,7 @@ export class TcpEndpoint implements TcpConn {
 
   /** @internal pure ACK (also challenge ACKs, window updates, probes use seq override) */
   sendAck(seq = this.snd.seqOf(this.snd.nxt)): boolean {
+    this.acksSent++
     return this.sendSegment(TcpFlag.ACK, seq, EMPTY_PAYLOAD)
   }
 
@@ -457,8 +484,10 @@ export class TcpEndpoint implements TcpConn {
     const snd = this.snd
     if (this.synchronized() && this.st !== TcpState.TIME_WAIT) snd.fill(now, this.emit)
     const rcv = this.rcv
-    if (rcv.ackNow) this.sendAck()
-    else if (rcv.ackPending) this.delackTimer.armIfIdle(now + this.tuning.delayedAckMs)
+    if (rcv.ackNow) {
+      if (this.inBurst) this.scheduleBurstAck()
+      else this.sendAck()
+    } else if (rcv.ackPending) this.delackTimer.armIfIdle(now + this.tuning.delayedAckMs)
     if (snd.outstanding > 0) {
       if (snd.lastAcked > 0) {
         snd.lastAcked = 0

@@ -21,6 +21,61 @@ describe('data transfer and ACKs', () => {
     expectNone(c.host)
   })
 
+  it('ACK coalescing: segments of one receive burst get one ACK, at the end of the burst', () => {
+    const c = client()
+    const { P, I } = c
+    const acks0 = c.ep.acksSent
+    // six full segments in one poll phase: no ACK until the burst ends, then exactly one
+    for (let k = 0; k < 6; k++) c.peerNoFlush({ flags: 'A', seq: P + 1460 * k, ack: I, data: 1460 })
+    expect(c.gotBytes()).toBe(6 * 1460)
+    expectNone(c.host)
+    c.clock.advance(0)
+    expectOut(c.host, { flags: 'A', seq: I, ack: P + 6 * 1460 })
+    expectNone(c.host)
+    // a burst of a single segment is still a delayed ACK (≤ 40 ms)
+    c.peerBurst([{ flags: 'A', seq: P + 6 * 1460, ack: I, data: 1460 }])
+    expectNone(c.host)
+    c.clock.advance(40)
+    expectOut(c.host, { flags: 'A', ack: P + 7 * 1460 })
+    expect(c.ep.acksSent - acks0).toBe(2)
+  })
+
+  it('ACK coalescing: out-of-order segments and the gap fill are acked at the burst end with current SACK blocks', () => {
+    const c = client()
+    const { P, I } = c
+    c.peerBurst([
+      { flags: 'A', seq: P + 1000, ack: I, data: 500 },
+      { flags: 'A', seq: P + 2000, ack: I, data: 500 },
+    ])
+    // one ACK describing both holes, newest block first
+    expectOut(c.host, { flags: 'A', ack: P, options: { sack: [[P + 2000, P + 2500], [P + 1000, P + 1500]] } })
+    expectNone(c.host)
+    c.peerBurst([
+      { flags: 'A', seq: P + 1500, ack: I, data: 500 },
+      { flags: 'A', seq: P, ack: I, data: 1000 },
+    ])
+    const a = expectOut(c.host, { flags: 'A', ack: P + 2500 })
+    expect(a.options.sack).toBeUndefined()
+    expectNone(c.host)
+    expect(c.gotBytes()).toBe(2500)
+  })
+
+  it('ACK coalescing: data we send during the burst carries the ACK (no separate pure ACK)', () => {
+    const c = client()
+    const { P, I } = c
+    c.ep.onData = () => {
+      c.ep.write(fill(100))
+    }
+    c.peerBurst([
+      { flags: 'A', seq: P, ack: I, data: 1460 },
+      { flags: 'A', seq: P + 1460, ack: I, data: 1460 },
+    ])
+    // a reply after each delivery: the first carries ACK P+1460, the second P+2920, no pure ACK
+    expectOut(c.host, { flags: 'PA', ack: P + 1460, len: 100 })
+    expectOut(c.host, { flags: 'PA', ack: P + 2920, len: 100 })
+    expectNone(c.host)
+  })
+
   it('out-of-order data is acked at once with SACK blocks; the gap fill is acked at once too', () => {
     const c = client()
     const { P, I } = c

@@ -16,6 +16,8 @@ describe('three-way handshake', () => {
     expect(syn.window).toBe(65535)
     clock.advance(30)
     ep.input(mkSeg({ flags: 'SA', seq: PEER_ISS, ack: syn.seq + 1, window: 29200, options: { mss: 1400, wscale: 2, sackPermitted: true, tsVal: 777, tsEcr: syn.options.tsVal } }))
+    expectNone(host) // the ACK goes out at the end of the receive burst
+    clock.advance(0)
     const ack = expectOut(host, { flags: 'A', seq: syn.seq + 1, ack: PEER_ISS + 1, options: { tsEcr: 777 } })
     // our window is now scaled by 2^7
     expect(ack.window).toBe(262144 >> 7)
@@ -38,6 +40,7 @@ describe('three-way handshake', () => {
     const { endpoint: ep, established } = TcpEndpoint.connect(host, tuple())
     const syn = expectOut(host, { flags: 'S' })
     ep.input(mkSeg({ flags: 'SA', seq: PEER_ISS, ack: syn.seq + 1, window: 8192, options: {} }))
+    clock.advance(0)
     const ack = expectOut(host, { flags: 'A', options: {} })
     expect(ack.options.tsVal).toBeUndefined()
     expect(ack.window).toBe(65535) // 16-bit cap without scaling
@@ -90,6 +93,7 @@ describe('three-way handshake', () => {
     expect(ep.state).toBe('SYN-RECEIVED')
     expectOut(host, { flags: 'SA', seq: syn.seq, ack: PEER_ISS + 1 })
     ep.input(mkSeg({ flags: 'SA', seq: PEER_ISS, ack: syn.seq + 1, options: { mss: 1460 } }))
+    clock.advance(0)
     await established
     expect(ep.state).toBe('ESTABLISHED')
     expectOut(host, { flags: 'A', seq: syn.seq + 1, ack: PEER_ISS + 1 })

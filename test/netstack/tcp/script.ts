@@ -2,7 +2,7 @@
 import { FakeClock } from '../../../src/core/clock.js'
 import { TcpEndpoint, type TcpEndpointOptions } from '../../../src/netstack/tcp/endpoint.js'
 import type { TcpOptions } from '../../../src/netstack/tcp/types.js'
-import { expectOut, FakeHost, mkSeg, tuple, type SegSpec } from './harness.js'
+import { expectNone, expectOut, FakeHost, mkSeg, tuple, type SegSpec } from './harness.js'
 
 export const PEER_ISS = 5000
 
@@ -18,8 +18,15 @@ export interface Scripted {
   gotBytes(): number
   closed: { err: Error | undefined; called: number }
   ended: { called: number }
-  /** deliver a segment from the peer */
+  /**
+   * Deliver a segment from the peer as a receive burst of its own: input, then the end of the
+   * event-loop phase (zero-delay clock callbacks, where a coalesced ACK is sent).
+   */
   peer(s: SegSpec): void
+  /** Deliver several segments in one receive burst (one poll phase), then end the burst. */
+  peerBurst(segs: SegSpec[]): void
+  /** Deliver a segment without ending the burst (the ACK it is owed stays pending). */
+  peerNoFlush(s: SegSpec): void
 }
 
 function wire(clock: FakeClock, host: FakeHost, ep: TcpEndpoint, I: number, P: number): Scripted {
@@ -43,7 +50,15 @@ function wire(clock: FakeClock, host: FakeHost, ep: TcpEndpoint, I: number, P: n
     gotBytes: () => got.reduce((n, b) => n + b.length, 0),
     closed,
     ended,
-    peer: (s) => ep.input(mkSeg(s)),
+    peer: (s) => {
+      ep.input(mkSeg(s))
+      clock.advance(0)
+    },
+    peerBurst: (segs) => {
+      for (const s of segs) ep.input(mkSeg(s))
+      clock.advance(0)
+    },
+    peerNoFlush: (s) => ep.input(mkSeg(s)),
   }
 }
 
@@ -58,6 +73,8 @@ export function client(
   const { endpoint } = TcpEndpoint.connect(host, tuple(), { timestamps: false, ...opts })
   const syn = expectOut(host, { flags: 'S' })
   endpoint.input(mkSeg({ flags: 'SA', seq: PEER_ISS, ack: syn.seq + 1, window: peerWindow, options: synAck }))
+  expectNone(host) // the ACK of the SYN-ACK waits for the end of the receive burst
+  clock.advance(0)
   expectOut(host, { flags: 'A', seq: syn.seq + 1, ack: PEER_ISS + 1 })
   return wire(clock, host, endpoint, (syn.seq + 1) >>> 0, PEER_ISS + 1)
 }

@@ -37,7 +37,10 @@ export class Cubic implements CongestionControl {
       return
     }
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, 2 * this.mss)
+      // byte counting (RFC 3465) without the L = 2·SMSS per-ACK cap: the receiver coalesces ACKs
+      // per burst (one ACK may cover many segments, as with Linux GRO), so the cap would turn slow
+      // start linear; growth stops at ssthresh (as Linux's tcp_slow_start)
+      this.cwnd += Math.min(acked, this.ssthresh - this.cwnd)
       return
     }
     const mss = this.mss

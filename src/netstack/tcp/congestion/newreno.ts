@@ -23,8 +23,10 @@ export class NewReno implements CongestionControl {
   onAck(acked: number, _now: number, _srtt: number, cwndLimited: boolean): void {
     if (!cwndLimited) return
     if (this.cwnd < this.ssthresh) {
-      // RFC 3465 with L = 2·SMSS per ACK
-      this.cwnd += Math.min(acked, 2 * this.mss)
+      // byte counting (RFC 3465) without the L = 2·SMSS per-ACK cap: the receiver coalesces ACKs
+      // per burst (one ACK may cover many segments, as with Linux GRO), so the cap would turn slow
+      // start linear; growth stops at ssthresh (as Linux's tcp_slow_start)
+      this.cwnd += Math.min(acked, this.ssthresh - this.cwnd)
       return
     }
     this.caAcc += acked
