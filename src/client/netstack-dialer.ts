@@ -6,7 +6,7 @@ import type { NetStackApi, UdpSocket } from '../netstack/api.js'
 import { connectSocket } from '../netstack/socket.js'
 import type { Dialer, UdpFlow, UdpPeer } from '../proxy/dialer.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
-import { unwrapHost } from './connector.js'
+import { unwrapHost } from '../proxy/connector.js'
 
 /**
  * Connect timeout for proxied connections through the tunnel. It must outlast a silent tunnel

@@ -8,10 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { pipeline } from 'node:stream'
-import tls from 'node:tls'
 import { timingSafeEqual } from 'node:crypto'
 import { Agent } from 'undici'
-import type { buildConnector } from 'undici'
+import { dialConnector } from './connector.js'
 import type { Counters } from '../core/counters.js'
 import type { Logger } from '../core/log.js'
 import { ErrorCode } from '../core/errors.js'
@@ -181,7 +180,7 @@ export class HttpProxy {
       closeWith(s, rawResponse(status, text, `${text}: ${err.message}`))
     })
     this.agent = new Agent({
-      connect: (o, cb) => this.connectOrigin(o, cb),
+      connect: dialConnector((host, port) => this.dial(normalizeHost(host), port)),
       headersTimeout: opts.headersTimeoutMs ?? 60_000,
       bodyTimeout: opts.bodyTimeoutMs ?? 300_000,
       keepAliveTimeout: 4_000,
@@ -211,25 +210,6 @@ export class HttpProxy {
     const ok = checkBasic(req.headers['proxy-authorization'], this.opts.auth)
     if (!ok) this.opts.counters?.inc('http.auth_failed')
     return ok
-  }
-
-  private connectOrigin(o: buildConnector.Options, cb: buildConnector.Callback): void {
-    const https = o.protocol === 'https:'
-    const port = Number(o.port) || (https ? 443 : 80)
-    const host = normalizeHost(o.hostname)
-    this.dial(host, port).then(
-      (sock) => {
-        if (!https) return cb(null, sock as Socket)
-        const t = tls.connect({ socket: sock, servername: o.servername ?? host, ALPNProtocols: ['http/1.1'] })
-        const onErr = (e: Error) => cb(e, null)
-        t.once('error', onErr)
-        t.once('secureConnect', () => {
-          t.off('error', onErr)
-          cb(null, t)
-        })
-      },
-      (err: Error) => cb(err, null),
-    )
   }
 
   /** dialer.connect with this proxy's connect timeout (→ ETIMEDOUT → 504). */
