@@ -20,12 +20,20 @@ export interface LocalService {
 
 /**
  * An HTTP server on 127.0.0.1:0 in this process: GET /bytes?n=N&seed=S answers N bytes of
- * pattern(S) (pattern.ts) with backpressure; anything else is 404.
+ * pattern(S) (pattern.ts) with backpressure; a POST is hashed ("sha256 N HEX"); anything else is 404.
  */
 export async function startPatternHttp(): Promise<LocalService> {
   const peers: string[] = []
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
+    if (req.method === 'POST') {
+      peers.push(req.socket.remoteAddress ?? '?')
+      const h = createHash('sha256')
+      let got = 0
+      req.on('data', (d: Buffer) => ((got += d.length), h.update(d)))
+      req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(`sha256 ${got} ${h.digest('hex')}\n`))
+      return
+    }
     const n = Number(u.searchParams.get('n') ?? '0')
     if (u.pathname !== '/bytes' || !Number.isSafeInteger(n) || n < 0) return void res.writeHead(404).end()
     peers.push(req.socket.remoteAddress ?? '?')

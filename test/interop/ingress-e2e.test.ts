@@ -15,7 +15,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { interopSkipReason, type Netns } from '../harness/netns.js'
-import { patternSha256 } from '../harness/pattern.js'
+import { keystream, patternSha256 } from '../harness/pattern.js'
 import { createVpnLan, PAGE_MARKER, type VpnLan } from '../harness/vpn-lan.js'
 import { curlSha256, startCli, startWgServer, wgKeyPair, type CliSession, type WgServer } from '../harness/wg-server.js'
 import { makeOvpnPki, startOvpnTlsServer, type OvpnTlsServer } from '../harness/ovpn-tls-server.js'
@@ -213,7 +213,7 @@ for (const v of VARIANTS) {
       await env?.destroy()
     })
 
-    it(`exposed TCP port: curl in the VPN server's namespace gets ${BIG / MB} MB from a local HTTP server, sha256-exact`, async () => {
+    it(`exposed TCP port: curl in the VPN server's namespace gets ${BIG / MB} MB from a local HTTP server, sha256-exact (and uploads 10 MB)`, async () => {
       const url = `http://${clientIp}:8080/bytes?n=${BIG}&seed=expose`
       const f = await curlSha256(['--max-time', '90', url], { ns: env.vpn, timeoutMs: 100_000 })
       console.log(`  ${v.name}: exposed ${f.bytes} bytes in ${(f.ms / 1000).toFixed(1)} s = ${f.mbps.toFixed(0)} Mbit/s`)
@@ -222,6 +222,13 @@ for (const v of VARIANTS) {
       expect(f.bytes).toBe(BIG)
       expect(f.sha256).toBe(patternSha256(BIG, 'expose'))
       expect(web.peers).toContain('127.0.0.1') // the CLI's own connection to the local service
+      // and the other direction: the peer uploads 10 MB to the local service
+      const n = 10 * MB
+      const up = join(env.tmp, 'expose-upload.bin')
+      writeFileSync(up, keystream('expose-up')(n))
+      const u = await exec('curl', ['-sS', '--fail', '--max-time', '60', '--data-binary', `@${up}`, `http://${clientIp}:8080/upload`], env.vpn, 70_000)
+      expect(u.code, u.out).toBe(0)
+      expect(u.out.trim()).toBe(`sha256 ${n} ${patternSha256(n, 'expose-up')}`)
     }, 120_000)
 
     it('exposed UDP port: a request from the VPN server namespace is answered by the local service', async () => {
@@ -261,7 +268,7 @@ for (const v of VARIANTS) {
       expect(ok.code, ok.out).toBe(0)
     }, 30_000)
 
-    it('--forward tcp by name: curl to 127.0.0.1:PORT reaches the lan HTTP service behind the VPN', async () => {
+    it('--forward tcp by name: curl to 127.0.0.1:PORT reaches the lan HTTP service behind the VPN (download and upload)', async () => {
       const page = await exec('curl', ['-sS', '--fail', '--max-time', '20', `http://127.0.0.1:${fwdTcp}/`])
       expect(page.code, page.out).toBe(0)
       expect(page.out).toContain(PAGE_MARKER)
@@ -270,6 +277,12 @@ for (const v of VARIANTS) {
       expect(f.code, f.stderr).toBe(0)
       expect(f.bytes).toBe(n)
       expect(f.sha256).toBe(patternSha256(n, 'fwd'))
+      // and the other direction: an upload through the forward, hashed by the lan service
+      const up = join(env.tmp, 'upload.bin')
+      writeFileSync(up, keystream('up')(n))
+      const u = await exec('curl', ['-sS', '--fail', '--max-time', '60', '--data-binary', `@${up}`, `http://127.0.0.1:${fwdTcp}/upload`], undefined, 70_000)
+      expect(u.code, u.out).toBe(0)
+      expect(u.out.trim()).toBe(`sha256 ${n} ${patternSha256(n, 'up')}`)
     }, 90_000)
 
     it('--forward udp to dnsmasq behind the VPN answers a DNS query', async () => {
