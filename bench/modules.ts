@@ -6,5 +6,6 @@ import { tunPathBench } from './tun-path.js'
 import { openvpnStaticBench } from './openvpn-static.js'
 import { wireguardBench } from './wireguard.js'
 import { ingressBench } from './ingress.js'
+import { openvpnTlsBench } from './openvpn-tls.js'
 
-export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench, wireguardBench, ingressBench]
+export const modules: BenchModule[] = [memoryBench, tunPathBench, openvpnStaticBench, wireguardBench, ingressBench, openvpnTlsBench]
