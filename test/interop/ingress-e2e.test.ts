@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { interopSkipReason, type Netns } from '../harness/netns.js'
@@ -85,6 +86,18 @@ except OSError as e:
 `
 async function tcpConnect(ns: Netns, ip: string, port: number): Promise<string> {
   return (await exec('python3', ['-c', PY_TCP, ip, String(port)], ns)).out.trim()
+}
+
+/** A loopback TCP port nothing listens on (bound, then closed). */
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer()
+    s.once('error', rej)
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => res(p))
+    })
+  })
 }
 
 function fdCount(pid: number): number {
@@ -177,12 +190,14 @@ for (const v of VARIANTS) {
     let clientIp = ''
     let fwdTcp = 0
     let fwdUdp = 0
+    let deadPort = 0
 
     beforeAll(async () => {
       env = await createVpnLan({ prefix: PREFIX })
       web = await startPatternHttp()
       echo = await startUdpEcho()
       server = await v.start(env)
+      deadPort = await freePort()
       await env.assertIsolated()
       // SIGUSR2 → full GC + memory report (for the many-flows check)
       const nodeOptions = process.env.NODE_OPTIONS
@@ -190,6 +205,7 @@ for (const v of VARIANTS) {
       const started = startCli(server.config, [
         '--expose', `8080=127.0.0.1:${web.port}`,
         '--expose', `udp://5353=127.0.0.1:${echo.port}`,
+        '--expose', `9090=127.0.0.1:${deadPort}`,
         '--expose-allow', `${server.tunIp}/32`,
         '--forward', `127.0.0.1:0=${env.dnsName}:${env.httpPort}`,
         '--forward', `udp://127.0.0.1:0=${env.lanIp}:53`,
@@ -206,7 +222,13 @@ for (const v of VARIANTS) {
     }, 90_000)
 
     afterAll(async () => {
-      await cli?.stop()
+      if (cli && cli.proc.child.exitCode === null) {
+        const t0 = Date.now()
+        await cli.stop()
+        // SIGTERM closes forwards, exposes and the tunnel, then exits 0 (the harness would SIGKILL after 3 s)
+        expect(cli.proc.child.exitCode, cli.output().slice(-2000)).toBe(0)
+        expect(Date.now() - t0).toBeLessThan(3000)
+      }
       await server?.stop().catch(() => {})
       await web?.close()
       await echo?.close()
@@ -246,6 +268,14 @@ for (const v of VARIANTS) {
       expect(await tcpConnect(env.vpn, clientIp, 8081)).toBe('REFUSED') // a RST, not an ICMP error
       const u = await udpAsk(env.vpn, clientIp, 5354, 'nobody here', 3)
       expect(u.out.trim()).toBe('REFUSED')
+    }, 30_000)
+
+    it('an exposed port whose local service is down: the peer is reset promptly, nothing hangs', async () => {
+      const r = await exec('curl', ['-sS', '--max-time', '10', `http://${clientIp}:9090/`], env.vpn)
+      // the netstack accepted the connection before the local connect failed: curl sees the reset
+      // (56 "Recv failure: Connection reset by peer" or 52 "Empty reply"), never its timeout (28)
+      expect([52, 56], r.out).toContain(r.code)
+      expect(r.ms).toBeLessThan(3000)
     }, 30_000)
 
     it('a source outside --expose-allow is refused, though it reaches the client (ping)', async () => {
