@@ -191,6 +191,7 @@ for (const v of VARIANTS) {
     let fwdTcp = 0
     let fwdUdp = 0
     let deadPort = 0
+    let fwdClosed = 0
 
     beforeAll(async () => {
       env = await createVpnLan({ prefix: PREFIX })
@@ -209,6 +210,7 @@ for (const v of VARIANTS) {
         '--expose-allow', `${server.tunIp}/32`,
         '--forward', `127.0.0.1:0=${env.dnsName}:${env.httpPort}`,
         '--forward', `udp://127.0.0.1:0=${env.lanIp}:53`,
+        '--forward', `127.0.0.1:0=${env.lanIp}:9`, // nothing listens there: the lan host resets
         ...(process.env.BPI_VERBOSE ? ['--verbose'] : []),
       ])
       if (nodeOptions === undefined) delete process.env.NODE_OPTIONS
@@ -217,6 +219,7 @@ for (const v of VARIANTS) {
       clientIp = (await cli.proc.waitFor(/up: .*address ([\d.]+)\//))[1]
       fwdTcp = Number((await cli.proc.waitFor(/forwarding tcp 127\.0\.0\.1:(\d+) → /))[1])
       fwdUdp = Number((await cli.proc.waitFor(/forwarding udp 127\.0\.0\.1:(\d+) → /))[1])
+      fwdClosed = Number((await cli.proc.waitFor(new RegExp(`forwarding tcp 127\\.0\\.0\\.1:(\\d+) → ${env.lanIp}:9 `)))[1])
       expect(cli.output()).toContain(`exposing tcp tunnel port 8080 → 127.0.0.1:${web.port}`)
       expect(cli.output()).toContain(`exposing udp tunnel port 5353 → 127.0.0.1:${echo.port}`)
     }, 90_000)
@@ -314,6 +317,12 @@ for (const v of VARIANTS) {
       expect(u.code, u.out).toBe(0)
       expect(u.out.trim()).toBe(`sha256 ${n} ${patternSha256(n, 'up')}`)
     }, 90_000)
+
+    it('--forward to a closed remote port: the local client is reset promptly', async () => {
+      const r = await exec('curl', ['-sS', '--max-time', '15', `http://127.0.0.1:${fwdClosed}/`])
+      expect([52, 56], r.out).toContain(r.code)
+      expect(r.ms).toBeLessThan(5000)
+    }, 30_000)
 
     it('--forward udp to dnsmasq behind the VPN answers a DNS query', async () => {
       const r = await dnsLookupA('127.0.0.1', fwdUdp, env.dnsName)
