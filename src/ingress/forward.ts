@@ -8,6 +8,8 @@ import type { Logger } from '../core/log.js'
 import { silentLogger } from '../core/log.js'
 import type { ForwardSpec } from './spec.js'
 import { pipeConnSocket } from './pipe.js'
+import { formatIp, parseIp } from '../netstack/addr.js'
+import { TUNNEL_CONNECT_TIMEOUT_MS } from '../client/netstack-dialer.js'
 
 export interface Forwarded {
   /** The bound local address (port resolved if 0 was asked). */
@@ -39,7 +41,7 @@ async function forwardTcp(stack: NetStackApi, spec: ForwardSpec, opts: ForwardOp
     sock.on('error', () => {})
     sock.on('close', () => socks.delete(sock))
     resolveRemote(stack, spec.remote.host)
-      .then((ip) => stack.connectTcp({ host: ip, port: spec.remote.port }))
+      .then((ip) => stack.connectTcp({ host: ip, port: spec.remote.port, timeoutMs: TUNNEL_CONNECT_TIMEOUT_MS }))
       .then((conn) => {
         if (sock.destroyed) return conn.destroy()
         pipeConnSocket(conn, sock)
@@ -89,7 +91,9 @@ async function forwardUdp(stack: NetStackApi, spec: ForwardSpec, opts: ForwardOp
         const mm = { tun, timer: setTimeout(() => drop(key), idleMs) }
         m = mm
         maps.set(key, mm)
-        tun.onMessage = (data) => {
+        tun.onMessage = (data, from) => {
+          // only the forwarded remote may answer through this mapping
+          if (from.port !== spec.remote.port || from.address !== ip) return
           mm.timer.refresh()
           local.send(data, rinfo.port, rinfo.address)
         }
@@ -100,7 +104,8 @@ async function forwardUdp(stack: NetStackApi, spec: ForwardSpec, opts: ForwardOp
     if (remoteIp) send(remoteIp)
     else
       resolveRemote(stack, spec.remote.host).then(
-        (ip) => send((remoteIp = ip)),
+        // canonical text form, as the netstack reports sources (e.g. lower-case, compressed IPv6)
+        (ip) => send((remoteIp = formatIp(parseIp(ip) ?? new Uint8Array(4)))),
         (e: Error) => opts.logger?.warn(`forward udp ${spec.remote.host}: ${e.message}`),
       )
   })
