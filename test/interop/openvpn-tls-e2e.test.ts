@@ -7,14 +7,15 @@
 // through both proxies, every other variant through one proxy, alternating. Then: a wrong password
 // is refused by the server's auth-user-pass-verify script and the CLI exits non-zero naming
 // AUTH_FAILED; and the server is killed and restarted mid-session (UDP and TCP), the CLI reconnects
-// by itself, re-applies the new PUSH_REPLY and both proxies keep serving.
+// by itself, re-applies the new PUSH_REPLY (a route that differs between the two runs), a paced
+// download in flight across the outage completes exactly, and both proxies keep serving.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { interopSkipReason, startProc } from '../harness/netns.js'
+import { interopSkipReason, startProc, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
 import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
-import { cliPath, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
+import { cliPath, curlSha256, startCli, startLanHttp, type CliSession } from '../harness/wg-server.js'
 import {
   clientOvpnText,
   makeTlsPki,
@@ -33,8 +34,10 @@ const PREFIX = 'bpx'
 const MB = 1024 * 1024
 const BIG = 100 * MB
 const SMALL = 1 * MB
+const PACED_PORT = 8090
 
 let env: VpnLan | undefined
+let paced: Proc | undefined
 let pki: TlsPki
 const timings: string[] = []
 
@@ -45,9 +48,11 @@ beforeAll(async () => {
   const dir = join(env.tmp, 'pki')
   mkdirSync(dir)
   pki = makeTlsPki(dir, PREFIX)
+  paced = await startLanHttp(env.lan, PACED_PORT)
 }, 60_000)
 afterAll(async () => {
   if (timings.length) console.log(`openvpn-tls-e2e timings:\n  ${timings.join('\n  ')}`)
+  await paced?.kill()
   await env?.destroy()
 })
 
@@ -207,6 +212,11 @@ describe.skipIf(!!skip)('burrow-proxy CLI ⇄ OpenVPN 2.6 TLS-mode servers, end 
           expect(up).toContain('10.254.1.0/24')
           await fetchVia(cli, 'socks', SMALL, `pre-${proto}-s`)
           await fetchVia(cli, 'http', SMALL, `pre-${proto}-h`)
+          // a download in flight across the outage: 8 MB paced over 12 s, the kill ~3 s in
+          const inflightSeed = `inflight-${proto}`
+          const inflightUrl = `http://${env!.dnsName}:${PACED_PORT}/bytes?n=${8 * MB}&seed=${inflightSeed}&sec=12`
+          const inflight = curlSha256(['--socks5-hostname', `${cli.socks.host}:${cli.socks.port}`, inflightUrl], { timeoutMs: 90_000 })
+          await new Promise((r) => setTimeout(r, 3_000))
           const mark = cli.output().length
           const t0 = performance.now()
           await server.restart({ signal: 'SIGKILL', extra: after })
@@ -219,11 +229,20 @@ describe.skipIf(!!skip)('burrow-proxy CLI ⇄ OpenVPN 2.6 TLS-mode servers, end 
           expect(up2).not.toContain('10.254.1.0/24')
           // a new TLS session on the new server: its key 0 is active again
           expect(cli.output().slice(recAt)).toMatch(/data channel key 0 active/)
+          // the new server hands out the same address, so the TCP connection of the in-flight
+          // download (kept by the netstack across the relink) resumes and completes exactly
+          const addr = (l: string) => l.match(/address ([\d.]+)\//)?.[1]
+          expect(addr(up2)).toBe(addr(up))
+          const f = await inflight
+          if (f.code !== 0 || f.bytes !== 8 * MB) console.log(`in-flight download: code ${f.code}, ${f.bytes} bytes, ${f.stderr}`)
+          expect(f.code).toBe(0)
+          expect(f.bytes).toBe(8 * MB)
+          expect(f.sha256).toBe(patternSha256(8 * MB, inflightSeed))
           const s1 = await fetchVia(cli, 'socks', SMALL, `post-${proto}-s`)
           const s2 = await fetchVia(cli, 'http', SMALL, `post-${proto}-h`)
           await fetchVia(cli, 'socks', 20 * MB, `post-${proto}-big`)
           expect(cli.proc.child.exitCode).toBeNull()
-          timings.push(`restart ${proto}: up again ${upS.toFixed(1)} s after the kill; next 1 MB via socks ${s1.toFixed(2)} s, via http ${s2.toFixed(2)} s`)
+          timings.push(`restart ${proto}: up again ${upS.toFixed(1)} s after the kill; in-flight 8 MB done in ${(f.ms / 1000).toFixed(1)} s (longest gap ${(f.maxGapMs / 1000).toFixed(1)} s); next 1 MB via socks ${s1.toFixed(2)} s, via http ${s2.toFixed(2)} s`)
         } catch (e) {
           console.log(`CLI output:\n${cli.output().slice(-3000)}`)
           throw e
