@@ -294,7 +294,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
   })
   it('reneg-sec 10 on the server: traffic keeps flowing across renegotiations; client-initiated too', async () => {
     const f = join(dir, 'ta.key')
-    const s = await server({ extra: ['--tls-crypt', f, '--reneg-sec', '10'] })
+    const s = await server({ extra: ['--tls-crypt', f, '--reneg-sec', '10', '--verb', '4'] })
     const log: string[] = []
     const t = await connect(s, undefined, undefined, log)
     // 24 s of pings at 4/s crosses two server-initiated renegotiations
@@ -312,6 +312,8 @@ describe.skipIf(skip !== null)('OpenVPN TLS mode against openvpn 2.6', () => {
     }
     expect(log.filter((l) => /data channel key \d active/.test(l)).length).toBeGreaterThanOrEqual(keys.length + 2)
     expect(t.counters.get('openvpn.data.bad_tag')).toBe(0)
+    // the server never saw a packet on a key it had not installed yet, nor a bad one
+    expect(s.proc.output()).not.toMatch(/dropping packet|Decrypt error|keys are out of sync/)
     await t.close()
     await s.proc.kill()
   }, 120_000)
