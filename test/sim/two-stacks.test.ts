@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import type { TcpConn } from '../../src/netstack/api.js'
 import type { LinkStats, LossyLinkOptions } from '../../src/netstack/sim/lossy-link.js'
+import type { TcpTuning } from '../../src/netstack/tcp/config.js'
 import { Receiver, Sender, driveUntil, payload, settle, sha256, simPair } from './helpers.js'
 
 const MB = 1024 * 1024
@@ -36,10 +37,11 @@ async function bidirectional(
   seed: number,
   size: number,
   link: Omit<LossyLinkOptions, 'clock' | 'seed'>,
-  opts: { trace?: boolean; host?: string } = {},
+  opts: { trace?: boolean; host?: string; tcp?: Partial<TcpTuning> } = {},
 ): Promise<RunResult> {
   const t0 = performance.now()
-  const { clock, link: l, a, b } = simPair({ ...link, seed, trace: opts.trace })
+  const tcp = opts.tcp ? { tcp: opts.tcp } : {}
+  const { clock, link: l, a, b } = simPair({ ...link, seed, trace: opts.trace }, tcp, tcp)
   const up = payload(seed * 10 + 1, size)
   const down = payload(seed * 10 + 2, size)
   const srv: { conn?: TcpConn; rb?: Receiver } = {}
@@ -108,6 +110,20 @@ describe('simulation: two NetStacks over a lossy link', () => {
     expect(r.link.ab.sentBytes).toBeLessThan(1.5 * 10 * MB)
     expect(r.link.ba.sentBytes).toBeLessThan(1.5 * 10 * MB)
   }, 120_000)
+
+  for (const cc of ['bbr', 'cubic'] as const) {
+    it(`moves 10 MB each way byte-exact with congestion: ${cc} set explicitly`, async () => {
+      const r = await bidirectional(5, 10 * MB, LOSSY, { tcp: { congestion: cc } })
+      console.log(
+        `[sim] ${cc}: 10 MB each way, 5% loss: fake ${(r.fakeMs / 1000).toFixed(2)} s, goodput ${mbps(10 * MB, r.fakeMs)} Mbit/s each way; ` +
+          `counters a ${JSON.stringify(pick(r.counters.a))}; link ${JSON.stringify(r.link)}`,
+      )
+      expect(r.okUp).toBe(true)
+      expect(r.okDown).toBe(true)
+      expect(r.link.ab.sentBytes).toBeLessThan(1.5 * 10 * MB)
+      expect(r.link.ba.sentBytes).toBeLessThan(1.5 * 10 * MB)
+    }, 120_000)
+  }
 
   it('does the same over IPv6 with a 1280-byte MTU', async () => {
     const r = await bidirectional(2, 10 * MB, { ...LOSSY, mtu: 1280 }, { host: 'fd00::2' })

@@ -1,7 +1,7 @@
 // Tuning knobs of the TCP engine, defaults in one place. Values follow Linux where the RFCs
 // leave room (RFC 6298 min RTO 200 ms like Linux, RFC 9293 §3.4.2 MSL shortened for a client).
 
-export const CongestionAlgo = { CUBIC: 'cubic', NEWRENO: 'newreno' } as const
+export const CongestionAlgo = { CUBIC: 'cubic', NEWRENO: 'newreno', BBR: 'bbr' } as const
 export type CongestionAlgo = (typeof CongestionAlgo)[keyof typeof CongestionAlgo]
 
 export interface TcpTuning {
@@ -15,7 +15,10 @@ export interface TcpTuning {
   rcvBufMax: number
   /** Initial congestion window in segments (RFC 6928): 10. */
   initialCwnd: number
+  /** Congestion control; see DEFAULT_TUNING for the choice of default. */
   congestion: CongestionAlgo
+  /** Pacing (BBR only): largest burst released at once, in ms at the pacing rate (≥ 2 segments). */
+  pacingBurstMs: number
   /** Maximum segment lifetime in ms; TIME-WAIT lasts 2·MSL. Default 1000 (2 s TIME-WAIT). */
   msl: number
   minRto: number
@@ -50,6 +53,7 @@ export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
   rcvBufMax: 6 * 1024 * 1024,
   initialCwnd: 10,
   congestion: CongestionAlgo.CUBIC,
+  pacingBurstMs: 2,
   msl: 1000,
   minRto: 200,
   maxRto: 120_000,

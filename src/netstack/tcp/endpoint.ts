@@ -130,6 +130,7 @@ export class TcpEndpoint implements TcpConn {
   /** @internal */ readonly delackTimer: LazyTimer
   /** @internal */ readonly persistTimer: LazyTimer
   /** @internal */ readonly keepTimer: LazyTimer
+  /** @internal releases paced segments (BBR) */ readonly pacingTimer: LazyTimer
   private readonly twTimer: LazyTimer
 
   private constructor(host: TcpHost, tuple: FourTuple, opts?: TcpEndpointOptions) {
@@ -142,6 +143,7 @@ export class TcpEndpoint implements TcpConn {
     const rtt = new RttEstimator(t.minRto, t.maxRto, t.initialRto)
     this.snd = new Sender(host.random32() >>> 0, mss, createCongestion(t.congestion, mss, t.initialCwnd), rtt)
     this.snd.noDelay = t.noDelay
+    this.snd.pacingBurstMs = t.pacingBurstMs
     this.rcv = new Receiver(t.rcvBufInitial, t.rcvBufMax, t.maxOooSegments)
     this.tsOffset = host.random32() >>> 0
     this.keepIdle = t.keepAliveIdleMs
@@ -150,6 +152,9 @@ export class TcpEndpoint implements TcpConn {
     this.delackTimer = new LazyTimer(clock, () => onDelackTimer(this))
     this.persistTimer = new LazyTimer(clock, () => onPersistTimer(this))
     this.keepTimer = new LazyTimer(clock, () => onKeepTimer(this))
+    this.pacingTimer = new LazyTimer(clock, () => {
+      if (this.synchronized() && this.st !== TcpState.TIME_WAIT) this.flush()
+    })
     this.twTimer = new LazyTimer(clock, () => this.finish(undefined))
   }
 
@@ -483,6 +488,7 @@ export class TcpEndpoint implements TcpConn {
     const now = this.host.clock.now()
     const snd = this.snd
     if (this.synchronized() && this.st !== TcpState.TIME_WAIT) snd.fill(now, this.emit)
+    this.armPacer()
     const rcv = this.rcv
     if (rcv.ackNow) {
       if (this.inBurst) this.scheduleBurstAck()
@@ -508,6 +514,12 @@ export class TcpEndpoint implements TcpConn {
       this.needDrain = false
       this.onDrain?.()
     }
+  }
+
+  /** @internal the pacer held segments back: release them when the credit allows */
+  armPacer(): void {
+    if (this.snd.pacedUntil >= 0) this.pacingTimer.arm(this.snd.pacedUntil)
+    else this.pacingTimer.clear()
   }
 
   /** Retransmission timer, or the tail-loss-probe timer when a probe is due first (RFC 8985 §7.2). */
@@ -591,7 +603,7 @@ export class TcpEndpoint implements TcpConn {
     if (this.isClosed()) return
     const wasTw = this.st === TcpState.TIME_WAIT
     this.st = TcpState.CLOSED
-    for (const t of [this.rtxTimer, this.delackTimer, this.persistTimer, this.keepTimer, this.twTimer]) t.dispose()
+    for (const t of [this.rtxTimer, this.delackTimer, this.persistTimer, this.keepTimer, this.twTimer, this.pacingTimer]) t.dispose()
     if (err) this.closeErr = err
     if (abort) this.aborted = true
     const rej = this.estReject

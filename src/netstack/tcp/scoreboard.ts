@@ -15,6 +15,11 @@ export interface SentSeg {
   lost: boolean
   retrans: boolean
   acked: boolean
+  /** Delivery-rate state at the last transmission (rate.ts): C.delivered, C.delivered_time, C.first_sent_time, app-limited. */
+  dlv: number
+  dlvTime: number
+  firstSent: number
+  appLimited: boolean
 }
 
 export const DUP_THRESH = 3
@@ -47,6 +52,8 @@ export class Scoreboard {
    * SACKed. Raises the duplicate threshold (as Linux's adaptive tp->reordering does).
    */
   reorderBytes = 0
+  /** Called once per segment when it is first delivered (SACKed, or cumulatively ACKed unSACKed). */
+  onDeliver: ((s: SentSeg, now: number) => void) | null = null
 
   get count(): number {
     return this.segs.length - this.head
@@ -97,6 +104,7 @@ export class Scoreboard {
         else if (!s.sacked && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
         if (!s.sacked && s.sentAt > out.newestSent && unambiguous(s, now, minRtt)) out.newestSent = s.sentAt
         if (out.firstSentAt < 0) out.firstSentAt = s.sentAt
+        if (!s.sacked && this.onDeliver) this.onDeliver(s, now)
         s.acked = true
         this.head++
       } else {
@@ -156,6 +164,7 @@ export class Scoreboard {
       if (i < this.lossHint) this.sackedBelowHint += s.end - s.start
       if (s.sentAt > newest && unambiguous(s, now, minRtt)) newest = s.sentAt
       if (s.end > this.highSacked) this.highSacked = s.end
+      if (this.onDeliver) this.onDeliver(s, now)
     }
     return newest
   }

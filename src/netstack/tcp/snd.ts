@@ -9,6 +9,7 @@ import type { RttEstimator } from './rtt.js'
 import type { CongestionControl } from './congestion/types.js'
 import { seqDiff, seqLe, seqLt } from './seq.js'
 import { HyStart } from './congestion/hystart.js'
+import { RateSampler } from './rate.js'
 
 export const AckResult = { OK: 0, TOO_NEW: 1, TOO_OLD: 2 } as const
 export type AckResult = (typeof AckResult)[keyof typeof AckResult]
@@ -82,11 +83,23 @@ export class Sender {
   fastRecoveries = 0
   timeouts = 0
 
+  /** Delivery-rate estimation for model-based congestion control (rate.ts). */
+  readonly rate = new RateSampler()
+  /** Pacing (when cc.pacingRate > 0): byte credit, time of the last refill, and when sending may resume. */
+  private pacingCredit = 0
+  private pacingAt = -1
+  /** fill() stopped for pacing: the next segment may go at this time (−1: not paced). */
+  pacedUntil = -1
+  /** Largest burst the pacer releases at once, in ms of the pacing rate (≥ 2 segments). */
+  pacingBurstMs = 2
+
   constructor(iss: number, mss: number, cc: CongestionControl, rtt: RttEstimator) {
     this.iss = iss
     this.mss = mss
     this.cc = cc
     this.rtt = rtt
+    if (cc.modelBased) this.hystart = null
+    this.sb.onDeliver = (s, now) => this.rate.onDelivered(s, now)
   }
 
   seqOf(off: number): number {
@@ -153,6 +166,7 @@ export class Sender {
     }
     let delivered = -1
     const sackedBefore = this.sb.sackedBytes
+    this.rate.begin()
     if (sacks && this.sackOk) {
       for (const [l, r] of sacks) {
         let lo = this.offOf(l)
@@ -196,6 +210,7 @@ export class Sender {
       if (this.inRecovery || this.inLoss) {
         if (ackOff >= this.recover) {
           if (this.inRecovery) this.cc.onRecoveryExit(now, this.pipe)
+          else this.cc.onLossExit?.(now)
           this.inRecovery = this.inLoss = false
           this.undoArmed = false
           this.renoDup = 0
@@ -232,6 +247,10 @@ export class Sender {
       this.enterRecovery(now)
     }
     if (this.inRecovery) this.prrUpdate(this.lastAcked + this.sb.sackedBytes - sackedBefore)
+    if (this.cc.onRateSample) {
+      const rs = this.rate.finish(this.rtt.minRtt)
+      this.cc.onRateSample(rs, this.pipe, this.rate.delivered, now, this.inRecovery || this.inLoss)
+    }
     return AckResult.OK
   }
 
@@ -328,8 +347,16 @@ export class Sender {
     this.windowBlocked = false
     this.cwndLimited = false
     const mss = this.mss
+    this.pacedUntil = -1
+    const rate = this.cc.pacingRate ?? 0
+    if (rate > 0) {
+      // token bucket: credit = rate × time since the last refill, at most one burst
+      const cap = Math.max(2 * mss, rate * this.pacingBurstMs)
+      this.pacingCredit = this.pacingAt < 0 ? cap : Math.min(cap, this.pacingCredit + rate * (now - this.pacingAt))
+      this.pacingAt = now
+    }
     for (;;) {
-      const room = this.inRecovery ? (this.prrBudget > 0 ? Math.max(this.prrBudget, mss) : 0) : this.cc.cwnd - this.pipe
+      const room = this.inRecovery && !this.cc.modelBased ? (this.prrBudget > 0 ? Math.max(this.prrBudget, mss) : 0) : this.cc.cwnd - this.pipe
       // RFC 6675 NextSeg rule (1): lost segments first
       if (this.sb.lostPending) {
         if (room < mss && this.pipe !== 0) {
@@ -341,10 +368,17 @@ export class Sender {
           const s: SentSeg = nl.seg
           if (s.end - s.start - (s.fin ? 1 : 0) > mss) this.sb.split(nl.index, mss)
           const len = s.end - s.start - (s.fin ? 1 : 0)
+          if (rate > 0 && this.pacingCredit < len) {
+            this.pacedUntil = now + Math.max(0.001, (len - this.pacingCredit) / rate)
+            return
+          }
+          const pipeBefore = this.pipe
           if (!emit(s.start, len, s.fin, true)) {
             this.linkBlocked = true
             return
           }
+          if (rate > 0) this.pacingCredit -= len
+          this.rate.onSend(s, pipeBefore, now)
           this.sb.retransmitted(s, now)
           this.retransmits++
           if (this.undoArmed && this.rtxTs < 0 && (this.inRecovery || this.inLoss)) {
@@ -362,7 +396,11 @@ export class Sender {
       const end = this.buf.end
       const avail = end - this.nxt
       const finNow = this.finQueued && !this.finSent
-      if (avail <= 0 && !finNow) return
+      if (avail <= 0 && !finNow) {
+        // out of data with room to send: rate samples from this phase are app-limited
+        if (this.cc.cwnd - this.pipe >= mss && !this.sb.lostPending) this.rate.markAppLimited(this.pipe)
+        return
+      }
       const wndRoom = this.una + this.wnd - this.nxt
       let len = Math.min(mss, avail, Math.max(0, wndRoom))
       if (avail > 0 && len <= 0) {
@@ -387,13 +425,21 @@ export class Sender {
       }
       const fin = finNow && this.nxt + len === end
       if (len === 0 && !fin) return
+      if (rate > 0 && this.pacingCredit < Math.max(len, 1)) {
+        this.pacedUntil = now + Math.max(0.001, (Math.max(len, 1) - this.pacingCredit) / rate)
+        return
+      }
+      const pipeBefore = this.pipe
       if (!emit(this.nxt, len, fin, false)) {
         this.linkBlocked = true
         return
       }
+      if (rate > 0) this.pacingCredit -= len
       if (this.inRecovery) this.prrSent(len)
       const segEnd = this.nxt + len + (fin ? 1 : 0)
-      this.sb.push({ start: this.nxt, end: segEnd, fin, sentAt: now, xmits: 1, sacked: false, lost: false, retrans: false, acked: false })
+      const seg: SentSeg = { start: this.nxt, end: segEnd, fin, sentAt: now, xmits: 1, sacked: false, lost: false, retrans: false, acked: false, dlv: 0, dlvTime: 0, firstSent: 0, appLimited: false }
+      this.rate.onSend(seg, pipeBefore, now)
+      this.sb.push(seg)
       if (this.timedEnd < 0) {
         this.timedEnd = segEnd
         this.timedAt = now

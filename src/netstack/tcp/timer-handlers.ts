@@ -40,6 +40,7 @@ export function onRtxTimer(ep: TcpEndpoint): void {
   ep.host.counters.inc('tcp.rto')
   snd.onRto(now)
   snd.fill(now, ep.emit)
+  ep.armPacer()
   ep.rtxTimer.arm(now + snd.rtt.rto)
 }
 

@@ -125,7 +125,7 @@ describe('SendBuffer', () => {
 })
 
 function seg(start: number, end: number): SentSeg {
-  return { start, end, fin: false, sentAt: 0, xmits: 1, sacked: false, lost: false, retrans: false, acked: false }
+  return { start, end, fin: false, sentAt: 0, xmits: 1, sacked: false, lost: false, retrans: false, acked: false, dlv: 0, dlvTime: 0, firstSent: 0, appLimited: false }
 }
 
 describe('Scoreboard (RFC 6675)', () => {

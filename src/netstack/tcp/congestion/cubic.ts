@@ -3,6 +3,7 @@
 // timeout handling (§4.8). Slow start as RFC 5681. Windows in bytes; the cubic function in segments.
 import type { CongestionControl } from './types.js'
 import { NewReno } from './newreno.js'
+import { Bbr } from './bbr.js'
 
 const C = 0.4
 const BETA = 0.7
@@ -97,6 +98,7 @@ export class Cubic implements CongestionControl {
   }
 }
 
-export function createCongestion(algo: 'cubic' | 'newreno', mss: number, iw: number): CongestionControl {
+export function createCongestion(algo: 'cubic' | 'newreno' | 'bbr', mss: number, iw: number): CongestionControl {
+  if (algo === 'bbr') return new Bbr(mss, iw)
   return algo === 'newreno' ? new NewReno(mss, iw) : new Cubic(mss, iw)
 }
