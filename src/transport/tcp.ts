@@ -81,15 +81,25 @@ export class TcpTransport implements Transport {
       return true
     }
     this.counters.inc('tcp.tx')
-    // Two writes under cork go out as one writev: no copy of the packet to prepend the length.
+    // Header and packet are two writes (no copy to prepend the length).
     const hdr = Buffer.allocUnsafe(2)
     hdr[0] = msg.length >>> 8
     hdr[1] = msg.length & 0xff
-    this.sock.cork()
+    // Writes stay corked until the end of this event-loop turn: a burst of tunnel packets (one
+    // per TCP segment the netstack emits) leaves in one writev instead of one syscall each.
+    if (!this.corked) {
+      this.corked = true
+      this.sock.cork()
+      setImmediate(this.uncork)
+    }
     this.sock.write(hdr)
-    const ok = this.sock.write(asBuffer(msg))
+    return this.sock.write(asBuffer(msg))
+  }
+
+  private corked = false
+  private readonly uncork = (): void => {
+    this.corked = false
     this.sock.uncork()
-    return ok
   }
 
   attach(rx: (msg: Uint8Array) => void, onClose: (err?: Error) => void, onDrain?: () => void): void {
