@@ -261,6 +261,7 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
   const v4Routes: OvpnDirective[] = []
   const ignoreUnknown = new Set<string>()
   let sawTls = false
+  let compressionStub: OvpnDirective | undefined
 
   for (const d of directives) {
     const a = d.args
@@ -273,6 +274,12 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
     }
     if (d.name in REJECTED) {
       if (d.name === 'dev-type' && a[0] === 'tun') continue
+      // TLS mode frames (never compresses) with the compression stubs; handed to the TLS settings
+      if (isCompressionStub(d)) {
+        compressionStub = d
+        cfg.tlsDirectives.push(d)
+        continue
+      }
       throw err(d, REJECTED[d.name])
     }
     switch (d.name) {
@@ -461,6 +468,7 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
 
   if (sawTls && secretD) throw err(secretD, 'static key (secret) cannot be combined with TLS-mode directives (client, tls-client, ca, cert, …)')
   cfg.mode = sawTls ? OvpnMode.TLS : OvpnMode.STATIC_KEY
+  if (compressionStub && cfg.mode === OvpnMode.STATIC_KEY) throw err(compressionStub, REJECTED[compressionStub.name])
   cfg.keyDirection = keyDirection
 
   // Crypto parameters.
@@ -541,4 +549,14 @@ function validateStaticCrypto(cfg: OvpnConfig, secretD: OvpnDirective, cipherD?:
   if (!(STATIC_AUTHS as readonly string[]).includes(cfg.auth)) {
     throw err(authD ?? secretD, `auth ${cfg.auth} is not supported (supported: ${STATIC_AUTHS.join(', ')})`)
   }
+}
+
+/**
+ * Compression framing without compression: `compress` (no algorithm), `compress stub`,
+ * `compress stub-v2`, `comp-lzo no`. Real algorithms stay refused (VORACLE).
+ */
+function isCompressionStub(d: OvpnDirective): boolean {
+  if (d.name === 'compress') return d.args.length === 0 || d.args[0] === 'stub' || d.args[0] === 'stub-v2'
+  if (d.name === 'comp-lzo') return d.args[0] === 'no'
+  return false
 }

@@ -92,14 +92,22 @@ export class UdpTransport implements Transport {
   send(msg: Uint8Array): boolean {
     if (this.closed) return false
     this.counters.inc('udp.tx')
-    if (!this.draining && this.sock.getSendQueueCount() < QUEUE_HIGH) {
-      this.sock.send(asBuffer(msg))
-      return true
+    try {
+      if (!this.draining && this.sock.getSendQueueCount() < QUEUE_HIGH) {
+        this.sock.send(asBuffer(msg))
+        return true
+      }
+      // Under pressure every send carries a callback, so the last queued one sees the queue empty.
+      this.draining = true
+      this.sock.send(asBuffer(msg), this.checkDrain)
+      return false
+    } catch (e) {
+      // dgram throws synchronously on a socket that is closing or no longer connected: the
+      // datagram is lost (UDP semantics) and the close/error path reports the socket's fate
+      this.counters.inc('udp.send_error')
+      setImmediate(() => this.fail(e as Error)) // not from inside the caller's send()
+      return false
     }
-    // Under pressure every send carries a callback, so the last queued one sees the queue empty.
-    this.draining = true
-    this.sock.send(asBuffer(msg), this.checkDrain)
-    return false
   }
 
   private readonly checkDrain = (): void => {

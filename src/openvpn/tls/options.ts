@@ -109,6 +109,13 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; 
   for (const d of cfg.tlsDirectives) {
     const a = d.args
     switch (d.name) {
+      case 'compress':
+        // the parser lets only stubs through: frame, never compress
+        s.framing = a[0] === 'stub-v2' ? Framing.STUB_V2 : Framing.STUB_SWAP
+        break
+      case 'comp-lzo':
+        s.framing = Framing.LZO_STUB
+        break
       case 'remote-cert-tls':
         if (a[0] !== 'server' && a[0] !== 'client') throw err(d, 'expects "server" or "client"')
         creds.remoteCertTls = a[0]

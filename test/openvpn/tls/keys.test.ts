@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { hex } from '../../../src/core/bytes.js'
 import { tls1Prf, openvpnPrfKeys, splitKey2 } from '../../../src/openvpn/tls/keys.js'
-import { which } from '../../harness/netns.js'
+import { binarySkipReason } from '../../harness/netns.js'
+
+const noOpenssl = binarySkipReason('keys.test.ts', ['openssl']) !== null
 
 const enc = (s: string) => new TextEncoder().encode(s)
 const seq = (n: number, start: number) => Uint8Array.from({ length: n }, (_, i) => (start + i * 13) & 0xff)
@@ -19,14 +21,14 @@ describe('TLS 1.0 PRF', () => {
     const seed = enc('Quis aute iure reprehenderit in voluptate velit esse cillum dolore')
     expect(hex(tls1Prf(secret, '', seed, 32))).toBe('d98c8518c85e946927916acfc2d592fbb1567e4b4b1459e6a904ac2ddab72d67')
   })
-  it.skipIf(!which('openssl'))('matches OpenSSL TLS1-PRF for odd/even secrets and long outputs', () => {
+  it.skipIf(noOpenssl)('matches OpenSSL TLS1-PRF for odd/even secrets and long outputs', () => {
     for (const [sl, len] of [[48, 48], [47, 256], [1, 20], [100, 133]]) {
       const secret = seq(sl, sl)
       const seed = seq(77, 5)
       expect(hex(tls1Prf(secret, 'OpenVPN master secret', seed, len))).toBe(opensslPrf(secret, new Uint8Array([...enc('OpenVPN master secret'), ...seed]), len))
     }
   })
-  it.skipIf(!which('openssl'))('OpenVPN key expansion = two chained PRFs with OpenVPN labels, randoms and session ids', () => {
+  it.skipIf(noOpenssl)('OpenVPN key expansion = two chained PRFs with OpenVPN labels, randoms and session ids', () => {
     const client = { preMaster: seq(48, 1), random1: seq(32, 2), random2: seq(32, 3) }
     const server = { random1: seq(32, 4), random2: seq(32, 5) }
     const csid = seq(8, 6)

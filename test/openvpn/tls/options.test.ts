@@ -28,6 +28,16 @@ describe('TLS settings from .ovpn', () => {
     expect(() => tlsSettingsFromOvpn(parseOvpn([...base, 'data-ciphers BF-CBC'].join('\n')))).toThrow(/none of/)
     expect(() => tlsSettingsFromOvpn(parseOvpn(['client', 'remote x', '<cert>', 'C', '</cert>', '<key>', 'K', '</key>'].join('\n')))).toThrow(/needs "ca"/)
   })
+  it('compression stubs in the .ovpn frame without compressing; real compression and static-key stubs are refused', () => {
+    const framing = (line: string) => tlsSettingsFromOvpn(parseOvpn([...base, line].join('\n'))).framing
+    expect(framing('compress stub-v2')).toBe('stub-v2')
+    expect(framing('compress')).toBe('stub-swap')
+    expect(framing('compress stub')).toBe('stub-swap')
+    expect(framing('comp-lzo no')).toBe('lzo-stub')
+    expect(() => parseOvpn([...base, 'compress lz4-v2'].join('\n'))).toThrow(/compression is not supported/)
+    expect(() => parseOvpn([...base, 'comp-lzo'].join('\n'))).toThrow(/compression is not supported/)
+    expect(() => parseOvpn(['dev tun', 'remote 127.0.0.1 1194', `<secret>\n${KEY}\n</secret>`, 'cipher AES-256-CBC', 'ifconfig 10.1.0.2 10.1.0.1', 'comp-lzo no'].join('\n'))).toThrow(/compression is not supported/)
+  })
   it('auth-user-pass file format', () => {
     expect(parseUserPass('bob\r\nsecret word\r\n')).toEqual({ username: 'bob', password: 'secret word' })
     expect(parseUserPass('\n')).toBeUndefined()

@@ -5,11 +5,13 @@ import { join } from 'node:path'
 import { Duplex } from 'node:stream'
 import * as tls from 'node:tls'
 import { X509Certificate } from 'node:crypto'
-import { run, which } from '../../harness/netns.js'
+import { run, binarySkipReason } from '../../harness/netns.js'
 import { openvpnSubject, startTlsClient, verifyPeerCertificate, type TlsCredentials } from '../../../src/openvpn/tls/tls-session.js'
 
+const noOpenssl = binarySkipReason('tls-session.test.ts', ['openssl']) !== null
+
 // Certificates are generated at test time with openssl (nothing committed).
-describe.skipIf(!which('openssl'))('TLS over the control channel', () => {
+describe.skipIf(noOpenssl)('TLS over the control channel', () => {
   let dir = ''
   const pem: Record<string, string> = {}
   let p12: Uint8Array

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeClock } from '../../../src/core/clock.js'
 import type { BurrowError } from '../../../src/core/errors.js'
-import { run, which } from '../../harness/netns.js'
+import { run, binarySkipReason } from '../../harness/netns.js'
 import { OpenVpnTlsTunnel } from '../../../src/openvpn/tls/tunnel-tls.js'
 import type { OpenVpnTlsSettings } from '../../../src/openvpn/tls/options.js'
 import { Framing } from '../../../src/openvpn/tls/data.js'
 import { FakeServer, type FakeServerOptions } from './fake-server.js'
+
+const noOpenssl = binarySkipReason('tunnel-tls.test.ts', ['openssl']) !== null
 
 /** Advance fake time in small steps, letting real I/O (TLS) run between steps. */
 async function pump(clock: FakeClock, until: () => boolean, maxFakeMs = 120_000, stepMs = 50): Promise<void> {
@@ -18,7 +20,7 @@ async function pump(clock: FakeClock, until: () => boolean, maxFakeMs = 120_000,
   }
 }
 
-describe.skipIf(!which('openssl'))('OpenVpnTlsTunnel state machine (in-process server, FakeClock)', () => {
+describe.skipIf(noOpenssl)('OpenVpnTlsTunnel state machine (in-process server, FakeClock)', () => {
   let dir = ''
   let cert = ''
   let key = ''

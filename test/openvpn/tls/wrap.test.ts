@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { createHmac, randomBytes } from 'node:crypto'
 import { Counters } from '../../../src/core/counters.js'
 import { hex, readU32 } from '../../../src/core/bytes.js'
-import { which, run } from '../../harness/netns.js'
+import { run, binarySkipReason } from '../../harness/netns.js'
 import { NoWrap, TlsAuthWrap, TlsCryptWrap, parseStaticKeyV1, parseTlsCryptV2ClientKey, type ControlWrap } from '../../../src/openvpn/tls/wrap.js'
 import { Opcode, encodeControlPacket, parseControlPacket } from '../../../src/openvpn/tls/packet.js'
 import { ReplayWindow } from '../../../src/openvpn/tls/replay.js'
@@ -97,8 +97,8 @@ describe('replay window', () => {
 
 // Real vectors: capture the first packet a real `openvpn` client sends (to our loopback UDP
 // socket) and unwrap it with the server-side key direction.
-const openvpn = which('openvpn')
-describe.skipIf(!openvpn || !which('openssl'))('wrap vectors from a real openvpn 2.6 client', () => {
+const noVectorTools = binarySkipReason('wrap.test.ts (real openvpn client vectors)', ['openvpn', 'openssl']) !== null
+describe.skipIf(noVectorTools)('wrap vectors from a real openvpn 2.6 client', () => {
   async function capture(extra: (dir: string) => string[]): Promise<{ pkt: Uint8Array; dir: string }> {
     const dir = mkdtempSync(join(tmpdir(), 'bpt-wrap-'))
     run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-subj', '/CN=ca', '-days', '2'])
