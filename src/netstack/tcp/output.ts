@@ -63,7 +63,11 @@ export function outputSegment(ep: TcpEndpoint, flags: number, seq: number, paylo
     const blocks = rcv.sack.blocks(rcv.ooo, max)
     if (d) o.sack = blocks ? [d, ...blocks] : [d]
     else if (blocks && blocks.length) o.sack = blocks
-    if ((rcv.dsack && !d) || (!rcv.ooo.empty && (!blocks || blocks.length < Math.min(rcv.ooo.ranges.length, ep.tsOk ? 3 : 4)))) {
+    // a data segment short of room for every block is followed by a pure ACK that carries them;
+    // a pure ACK carries all that fits in 40 option bytes and counts as sent (else every
+    // arriving ACK would trigger another one: an ACK war between two SACK receivers)
+    const fewer = !rcv.ooo.empty && (!blocks || blocks.length < Math.min(rcv.ooo.ranges.length, ep.tsOk ? 3 : 4))
+    if (payload.length > 0 && ((rcv.dsack && !d) || fewer)) {
       sackComplete = false
     }
   }

@@ -76,6 +76,24 @@ describe('data transfer and ACKs', () => {
     expectNone(c.host)
   })
 
+  it('a pure ACK that cannot carry every SACK block still counts as sent (no ACK war)', () => {
+    const c = client({ timestamps: true }, { mss: 1460, sackPermitted: true, tsVal: 1, tsEcr: 0 })
+    const { P, I } = c
+    let ts = 2
+    c.peer({ flags: 'A', seq: P, ack: I, data: 100, options: { tsVal: ts++, tsEcr: 0 } })
+    for (const off of [1000, 3000, 5000, 7000]) c.peer({ flags: 'A', seq: P + off, ack: I, data: 100, options: { tsVal: ts++, tsEcr: 0 } })
+    c.host.out.length = 0
+    // a duplicate: D-SACK + 4 held ranges do not fit beside timestamps (3 blocks max)
+    c.peer({ flags: 'A', seq: P, ack: I, data: 100, options: { tsVal: ts++, tsEcr: 0 } })
+    const a = expectOut(c.host, { flags: 'A', ack: P + 100 })
+    expect(a.options.sack!.length).toBe(3)
+    expect(a.options.sack![0]).toEqual([P, P + 100])
+    // the peer's pure ACKs must not be answered with ACKs
+    c.peer({ flags: 'A', seq: P + 100, ack: I, options: { tsVal: ts++, tsEcr: 0 } })
+    c.peer({ flags: 'A', seq: P + 100, ack: I, options: { tsVal: ts++, tsEcr: 0 } })
+    expectNone(c.host)
+  })
+
   it('out-of-order data is acked at once with SACK blocks; the gap fill is acked at once too', () => {
     const c = client()
     const { P, I } = c

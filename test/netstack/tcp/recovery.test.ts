@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { TcpFlag } from '../../../src/netstack/tcp/types.js'
 import { expectNone, expectOut, fill } from './harness.js'
 import { client } from './script.js'
+import type { Bbr } from '../../../src/netstack/tcp/congestion/bbr.js'
 
+// Window arithmetic below is that of the loss-based controllers (CUBIC β = 0.7, PRR, RFC 5681
+// restart window): those tests pin congestion: 'cubic' (the default is BBR, see config.ts).
 describe('retransmission timeout (RFC 6298)', () => {
   it('retransmits the head with exponential backoff, min RTO 200 ms, and gives up after maxRetries', () => {
     const c = client({ maxRetries: 4 })
@@ -23,7 +26,7 @@ describe('retransmission timeout (RFC 6298)', () => {
   })
 
   it('after an RTO cwnd restarts from one segment and the retransmission is not timed (Karn)', () => {
-    const c = client({}, { mss: 1000 })
+    const c = client({ congestion: 'cubic' }, { mss: 1000 })
     const { P, I } = c
     c.ep.write(fill(10_000))
     expect(c.host.out.splice(0).length).toBe(10)
@@ -118,7 +121,7 @@ describe('SACK loss recovery (RFC 6675)', () => {
   })
 
   it('a lost retransmission is detected from later deliveries and sent again', () => {
-    const c = client({}, { mss: 1000, sackPermitted: true })
+    const c = client({ congestion: 'cubic' }, { mss: 1000, sackPermitted: true })
     const { P, I } = c
     c.ep.write(fill(20_000))
     c.host.out.length = 0
@@ -214,7 +217,7 @@ describe('tail loss probe and D-SACK', () => {
 
 describe('spurious recovery undo (RFC 3522 / 4015)', () => {
   it('an ACK echoing the original transmission restores cwnd', () => {
-    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const c = client({ congestion: 'cubic', timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
     const { P, I } = c
     c.ep.write(fill(10_000))
     const segs = c.host.out.splice(0)
@@ -237,7 +240,7 @@ describe('spurious recovery undo (RFC 3522 / 4015)', () => {
   })
 
   it('an ACK echoing the retransmission keeps the reduction', () => {
-    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const c = client({ congestion: 'cubic', timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
     const { P, I } = c
     c.ep.write(fill(10_000))
     const t0 = c.host.out.splice(0)[0].options.tsVal!
@@ -251,7 +254,7 @@ describe('spurious recovery undo (RFC 3522 / 4015)', () => {
   })
 
   it('only the first ACK covering the first retransmission is tested, then detection is disarmed', () => {
-    const c = client({ timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
+    const c = client({ congestion: 'cubic', timestamps: true }, { mss: 1012, sackPermitted: true, tsVal: 100, tsEcr: 0 })
     const { P, I } = c
     c.ep.write(fill(10_000))
     const t0 = c.host.out.splice(0)[0].options.tsVal!
@@ -291,7 +294,7 @@ describe('slow-start exit on RTT increase (HyStart++, RFC 9406)', () => {
 
 describe('proportional rate reduction (RFC 6937)', () => {
   it('spreads the reduction: about 0.7 segment sent per segment delivered during recovery', () => {
-    const c = client({ timestamps: false }, { mss: 1000, sackPermitted: true })
+    const c = client({ congestion: 'cubic', timestamps: false }, { mss: 1000, sackPermitted: true })
     const { P, I } = c
     c.ep.write(fill(40_000))
     expect(c.host.out.splice(0).length).toBe(10)
@@ -309,5 +312,27 @@ describe('proportional rate reduction (RFC 6937)', () => {
     expect(sent).toBeGreaterThanOrEqual(5)
     expect(sent).toBeLessThanOrEqual(7)
     expect(Math.max(...perAck)).toBeLessThanOrEqual(2) // no burst
+  })
+})
+
+describe('pacing (BBR)', () => {
+  it('releases segments at the pacing rate: a burst of at most 2 segments, then one per credit', () => {
+    const c = client({ congestion: 'bbr' }, { mss: 1000, sackPermitted: true })
+    const { I } = c
+    const cc = c.ep.snd.cc as Bbr
+    expect(cc.name).toBe('bbr')
+    cc.pacingRate = 500 // bytes per ms: one 1000-byte segment every 2 ms
+    cc.cwnd = 100_000
+    c.ep.write(fill(6000))
+    // the credit is capped at max(2 segments, 2 ms × rate): two segments go at once
+    expect(c.host.out.splice(0).map((s) => s.seq - I)).toEqual([0, 1000])
+    c.clock.advance(1.9)
+    expectNone(c.host)
+    c.clock.advance(0.1)
+    expect(c.host.out.splice(0).map((s) => s.seq - I)).toEqual([2000])
+    c.clock.advance(4)
+    expect(c.host.out.splice(0).map((s) => s.seq - I)).toEqual([3000, 4000])
+    c.clock.advance(2)
+    expect(c.host.out.splice(0).map((s) => s.seq - I)).toEqual([5000])
   })
 })
