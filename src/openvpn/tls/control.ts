@@ -2,7 +2,7 @@
 // key_method_2_read, push_peer_info; push.c; ssl.h IV_PROTO_* bits): the key-method-2 exchange
 // and the NUL-terminated text messages (PUSH_REQUEST, PUSH_REPLY, AUTH_FAILED, RESTART, …).
 import { randomBytes } from 'node:crypto'
-import { readU16, writeU16 } from '../../core/bytes.js'
+import { concatBytes, readU16, writeU16 } from '../../core/bytes.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 
 export const KEY_METHOD_2 = 2
@@ -95,15 +95,7 @@ export function encodeKm2Client(m: Km2ClientMessage): Uint8Array {
     pushString(parts, undefined)
   }
   pushString(parts, m.peerInfo)
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  return concatBytes(...parts)
 }
 
 export interface Km2ServerMessage {

@@ -10,6 +10,7 @@
 // KEY_DIRECTION_NORMAL (sends with key #0, receives with key #1) and the server INVERSE
 // (ssl.c init_key_contexts) — the opposite of the tls-auth / tls-crypt convention.
 import { createHmac } from 'node:crypto'
+import { concatBytes } from '../../core/bytes.js'
 import type { TLSSocket } from 'node:tls'
 import type { ClientKeySource, ServerKeySource } from './control.js'
 
@@ -44,22 +45,11 @@ export function tls1Prf(secret: Uint8Array, label: string, seed: Uint8Array, len
   return a
 }
 
-function cat(...p: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const x of p) n += x.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const x of p) {
-    out.set(x, o)
-    o += x.length
-  }
-  return out
-}
 
 /** Legacy OpenVPN PRF key expansion → 256 bytes (key2). */
 export function openvpnPrfKeys(client: ClientKeySource, server: ServerKeySource, clientSid: Uint8Array, serverSid: Uint8Array): Uint8Array {
-  const master = tls1Prf(client.preMaster, `${KEY_EXPANSION_ID} master secret`, cat(client.random1, server.random1), 48)
-  return tls1Prf(master, `${KEY_EXPANSION_ID} key expansion`, cat(client.random2, server.random2, clientSid, serverSid), KEY2_LEN)
+  const master = tls1Prf(client.preMaster, `${KEY_EXPANSION_ID} master secret`, concatBytes(client.random1, server.random1), 48)
+  return tls1Prf(master, `${KEY_EXPANSION_ID} key expansion`, concatBytes(client.random2, server.random2, clientSid, serverSid), KEY2_LEN)
 }
 
 /** TLS-EKM key expansion → 256 bytes (key2). */
