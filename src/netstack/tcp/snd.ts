@@ -18,6 +18,8 @@ export type AckResult = (typeof AckResult)[keyof typeof AckResult]
 export type EmitFn = (off: number, len: number, fin: boolean, rtx: boolean) => boolean
 
 const TWO32 = 4294967296
+/** Longest late-timer interval whose pacing credit is released at once (ms). */
+const MAX_CATCHUP_MS = 10
 
 export class Sender {
   readonly buf = new SendBuffer()
@@ -347,12 +349,17 @@ export class Sender {
     this.windowBlocked = false
     this.cwndLimited = false
     const mss = this.mss
+    const wasPaced = this.pacedUntil >= 0
     this.pacedUntil = -1
     const rate = this.cc.pacingRate ?? 0
     if (rate > 0) {
-      // token bucket: credit = rate × time since the last refill, at most one burst
-      const cap = Math.max(2 * mss, rate * this.pacingBurstMs)
-      this.pacingCredit = this.pacingAt < 0 ? cap : Math.min(cap, this.pacingCredit + rate * (now - this.pacingAt))
+      // token bucket: credit = rate × time since the last refill. After idle or a cwnd stall at
+      // most one burst (pacingBurstMs); while the pacer itself held data back, the whole elapsed
+      // time counts (up to MAX_CATCHUP_MS): real-clock timers fire late (Node: ≥ 1 ms, more under
+      // load), and dropping that credit would send below the pacing rate
+      const elapsed = this.pacingAt < 0 ? Infinity : now - this.pacingAt
+      const cap = Math.max(2 * mss, rate * (wasPaced ? Math.max(this.pacingBurstMs, Math.min(elapsed, MAX_CATCHUP_MS)) : this.pacingBurstMs))
+      this.pacingCredit = this.pacingAt < 0 ? cap : Math.min(cap, this.pacingCredit + rate * elapsed)
       this.pacingAt = now
     }
     for (;;) {
