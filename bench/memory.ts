@@ -11,6 +11,8 @@ async function transfer(bytes: number, mtu: number): Promise<{ ms: number; got: 
   const [la, lb] = memLinkPair(mtu)
   const a = makeStack(la, [{ address: '10.77.0.1', prefix: 24 }])
   const b = makeStack(lb, [{ address: '10.77.0.2', prefix: 24 }])
+  // The stacks' timers (pacing, RTO) are unref'd and no socket exists here: hold the loop open.
+  const keepAlive = setInterval(() => {}, 1000)
   try {
     let got = 0
     let t0 = 0
@@ -45,6 +47,7 @@ async function transfer(bytes: number, mtu: number): Promise<{ ms: number; got: 
     const ms = await Promise.race([done, timeout])
     return { ms, got }
   } finally {
+    clearInterval(keepAlive)
     a.close()
     b.close()
   }

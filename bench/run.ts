@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       continue
     }
     console.error(`[${m.name}]`)
+    current = m.name
     try {
       const got = await m.run(ctx)
       for (const r of got) console.error(`  ${r.name}: ${fmt(r.value, r.unit)}${r.baseline !== undefined ? ` vs ${fmt(r.baseline, r.unit)}` : ''}`)
@@ -63,7 +64,18 @@ async function main(): Promise<void> {
   }
   console.log('')
   printTable(rows)
+  finished = true
 }
+
+// If the event loop empties while a module is still awaited, Node would exit 0 with no table.
+let current: string | undefined
+let finished = false
+process.on('exit', (code) => {
+  if (!finished && code === 0) {
+    console.error(`bench: the event loop emptied while "${current ?? '?'}" was running (nothing held it open); no results`)
+    process.exitCode = 1
+  }
+})
 
 main().then(
   () => process.exit(),

@@ -17,7 +17,6 @@ export class RealClock implements Clock {
     if (delay <= 0) {
       // due now: run after pending I/O without setTimeout's 1 ms floor
       const i = setImmediate(fn)
-      i.unref?.()
       return () => clearImmediate(i)
     }
     const t = setTimeout(fn, delay)
