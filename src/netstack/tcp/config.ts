@@ -9,6 +9,12 @@ export interface TcpTuning {
   sndBuf: number
   /** onDrain fires when queued bytes fall to this level (default ¾ of sndBuf, so the buffer refills before the pipe runs dry). */
   sndLowWater: number
+  /**
+   * Send-buffer autotuning ceiling (default 16 MiB): the effective buffer grows beyond sndBuf to
+   * 2 × cwnd (as Linux's tcp_sndbuf_expand), so on a long lossy path the data held for SACK
+   * recovery does not starve the sender; sndLowWater scales with it.
+   */
+  sndBufMax: number
   /** Initial receive buffer (advertised window source), default 256 KiB. */
   rcvBufInitial: number
   /** Autotuning ceiling (default 6 MiB, like Linux tcp_rmem[2]). */
@@ -49,6 +55,7 @@ export interface TcpTuning {
 export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
   sndBuf: 4 * 1024 * 1024,
   sndLowWater: 3 * 1024 * 1024,
+  sndBufMax: 16 * 1024 * 1024,
   rcvBufInitial: 256 * 1024,
   rcvBufMax: 6 * 1024 * 1024,
   initialCwnd: 10,
@@ -81,6 +88,7 @@ export function resolveTuning(opts?: Partial<TcpTuning>): TcpTuning {
   const t = { ...DEFAULT_TUNING, ...opts }
   if (opts?.sndBuf !== undefined && opts.sndLowWater === undefined) t.sndLowWater = Math.floor(t.sndBuf * 0.75)
   if (t.rcvBufInitial > t.rcvBufMax) t.rcvBufInitial = t.rcvBufMax
+  if (t.sndBufMax < t.sndBuf) t.sndBufMax = t.sndBuf
   return t
 }
 

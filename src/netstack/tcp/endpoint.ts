@@ -241,7 +241,7 @@ export class TcpEndpoint implements TcpConn {
       this.snd.buf.write(b)
       if (this.synchronized()) this.flush()
     }
-    const ok = this.snd.queued < this.tuning.sndBuf
+    const ok = this.snd.queued < this.sndCap()
     if (!ok) this.needDrain = true
     return ok
   }
@@ -510,10 +510,21 @@ export class TcpEndpoint implements TcpConn {
         this.persistShift = 0
       }
     }
-    if (this.needDrain && snd.queued <= this.tuning.sndLowWater) {
+    if (this.needDrain && snd.queued <= this.sndLowWater()) {
       this.needDrain = false
       this.onDrain?.()
     }
+  }
+
+  /** Send-buffer size now: sndBuf, grown to 2 × cwnd up to sndBufMax (send-buffer autotuning). */
+  private sndCap(): number {
+    const t = this.tuning
+    return Math.min(t.sndBufMax, Math.max(t.sndBuf, 2 * this.snd.cc.cwnd))
+  }
+  private sndLowWater(): number {
+    const t = this.tuning
+    const cap = this.sndCap()
+    return cap === t.sndBuf ? t.sndLowWater : Math.floor((cap * t.sndLowWater) / t.sndBuf)
   }
 
   /** @internal the pacer held segments back: release them when the credit allows */

@@ -79,7 +79,7 @@ describe('flow control', () => {
   })
 
   it('write() returns false at the send-buffer cap; onDrain fires once below the low-water mark', () => {
-    const c = client({ sndBuf: 10_000 }, { mss: 1000 })
+    const c = client({ sndBuf: 10_000, sndBufMax: 10_000 }, { mss: 1000 })
     const { P, I } = c
     let drains = 0
     c.ep.onDrain = () => drains++
@@ -92,6 +92,20 @@ describe('flow control', () => {
     expect(drains).toBe(1)
     c.peer({ flags: 'A', seq: P, ack: I + 10_000 })
     expect(drains).toBe(1)
+  })
+
+  it('send-buffer autotuning: the cap grows to 2 × cwnd (up to sndBufMax), low water with it', () => {
+    const c = client({ sndBuf: 10_000, sndBufMax: 100_000, congestion: 'cubic' }, { mss: 1000 })
+    const { P, I } = c
+    expect(c.ep.info().cwnd).toBe(10_000)
+    let drains = 0
+    c.ep.onDrain = () => drains++
+    expect(c.ep.write(fill(8000))).toBe(true)
+    expect(c.ep.write(fill(10_000))).toBe(true) // 18 000 < 2 × cwnd
+    expect(c.ep.write(fill(4000))).toBe(false) // 22 000 ≥ 20 000
+    c.peer({ flags: 'A', seq: P, ack: I + 4000 }) // slow start: cwnd 14 000 → cap 28 000, low water 21 000
+    expect(drains).toBe(1)
+    expect(c.ep.write(fill(8000))).toBe(true) // 26 000 queued < 28 000
   })
 
   it('link backpressure: refused output is retried on linkDrained()', () => {
