@@ -2,7 +2,7 @@
 // server's netstack plays the VPN peer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import http from 'node:http'
-import net from 'node:net'
+import type net from 'node:net'
 import dgram from 'node:dgram'
 import { createHash } from 'node:crypto'
 import { loadOvpnFile } from '../../src/config/ovpn.js'

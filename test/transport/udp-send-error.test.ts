@@ -8,7 +8,7 @@ describe('UdpTransport.send on a dead socket', () => {
     const peer = createSocket('udp4')
     peer.bind(0, '127.0.0.1')
     await once(peer, 'listening')
-    const t = await UdpTransport.connect({ host: '127.0.0.1', port: peer.address().port })
+    const t = await UdpTransport.connect({ host: '127.0.0.1', port: peer.address().port, family: 4 })
     const closes: (Error | undefined)[] = []
     t.attach(() => {}, (e) => closes.push(e))
     // break the socket underneath the transport (as a disconnect would)
