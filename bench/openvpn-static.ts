@@ -7,13 +7,13 @@
 // Over UDP and over TCP, two rounds in alternating order (best of each side; --quick: one round).
 // Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is the issue's target).
 // Everything shares the machine's CPUs: compare ratios, not absolutes.
-import { spawn } from 'node:child_process'
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startProc, uniqueId, which, type Netns, type Proc } from '../test/harness/netns.js'
 import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
 import type { BenchContext, BenchModule, BenchRow } from './types.js'
+import { curlSpeed, type CurlSpeed } from './curl.js'
 
 const PORT = 1194
 type ProtoName = 'udp' | 'tcp'
@@ -26,29 +26,6 @@ function repoRoot(): string {
     d = resolve(d, '..')
   }
   throw new Error('openvpn-static bench: repository root not found')
-}
-
-interface CurlSpeed {
-  bytes: number
-  bytesPerSec: number
-}
-
-/** curl … -o /dev/null -w '%{size_download} %{speed_download}'; `ns` runs it inside a namespace. */
-function curlSpeed(args: string[], ns?: Netns, timeoutSec = 180): Promise<CurlSpeed> {
-  const cmd = ['curl', '-sS', '--max-time', String(timeoutSec), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', ...args]
-  const [bin, ...rest] = ns ? ['ip', 'netns', 'exec', ns.name, ...cmd] : cmd
-  return new Promise((res, rej) => {
-    const c = spawn(bin, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    c.on('close', (code) => {
-      const m = /^(\d+) ([\d.]+)/.exec(out.trim())
-      if (code !== 0 || !m) return rej(new Error(`curl exited ${code}: ${err.trim() || out.trim()}`))
-      res({ bytes: Number(m[1]), bytesPerSec: Number(m[2]) })
-    })
-  })
 }
 
 function startServer(env: VpnLan, key: string, proto: ProtoName, dev: string): Proc {

@@ -9,7 +9,6 @@
 // AES-256-GCM and CHACHA20-POLY1305, over UDP and TCP; two rounds in alternating order, best of
 // each side (--quick: one round of 20 MB). Rows: burrow Mbit/s with the native figure as baseline
 // (the issue's target is ratio ≥ 1.0). Everything shares the machine's CPUs: compare ratios.
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { startProc, uniqueId, which, type Netns } from '../test/harness/netns.js'
@@ -17,28 +16,11 @@ import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
 import { cliPath } from '../test/harness/wg-server.js'
 import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsVariant } from '../test/harness/ovpn-tls-e2e.js'
 import type { BenchContext, BenchModule, BenchRow } from './types.js'
+import { curlSpeed } from './curl.js'
 
 const PREFIX = 'bpx'
 type Cipher = 'AES-256-GCM' | 'CHACHA20-POLY1305'
 type Side = 'burrow' | 'native'
-
-/** curl … -o /dev/null -w '%{size_download} %{speed_download}'; `ns` runs it inside a namespace. */
-function curlSpeed(args: string[], ns?: Netns, timeoutSec = 180): Promise<{ bytes: number; bytesPerSec: number }> {
-  const cmd = ['curl', '-sS', '--fail', '--max-time', String(timeoutSec), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', ...args]
-  const [bin, ...rest] = ns ? ['ip', 'netns', 'exec', ns.name, ...cmd] : cmd
-  return new Promise((res, rej) => {
-    const c = spawn(bin, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    c.on('close', (code) => {
-      const m = /^(\d+) ([\d.]+)/.exec(out.trim())
-      if (code !== 0 || !m) return rej(new Error(`curl exited ${code}: ${err.trim() || out.trim()}`))
-      res({ bytes: Number(m[1]), bytesPerSec: Number(m[2]) })
-    })
-  })
-}
 
 async function burrowDownload(env: VpnLan, config: string, bytes: number, seed: string): Promise<number> {
   const cli = startProc(process.execPath, [cliPath(), '--config', config, '--http', 'off', '--socks', '127.0.0.1:0'])
