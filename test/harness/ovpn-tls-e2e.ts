@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { makeOvpnPki, type OvpnPki } from './ovpn-tls-server.js'
 import { run, startProc, uniqueId, type Proc } from './netns.js'
 import type { VpnLan } from './vpn-lan.js'
-import { cliPath, type CliSession } from './wg-server.js'
+import { cliPath, cliSession, type CliSession } from './wg-server.js'
 
 export interface TlsPki extends OvpnPki {
   /** tls-crypt-v2 client key block (contains the wrapped client key), for <tls-crypt-v2>. */
@@ -215,20 +215,7 @@ const s = await startSession({ http: { host: '127.0.0.1', port: 0 }, socks: { ho
 process.on('SIGTERM', () => s.close().then(() => process.exit(0), () => process.exit(1)))
 `
   const proc = startProc(process.execPath, ['--input-type=module', '-e', script, config], { env: { ...process.env, FORCE_COLOR: '0' } })
-  try {
-    const h = await proc.waitFor(/HTTP proxy on ([\d.]+):(\d+)/, timeoutMs)
-    const s = await proc.waitFor(/SOCKS5\/SOCKS4 proxy on ([\d.]+):(\d+)/, timeoutMs)
-    return {
-      proc,
-      http: { host: h[1], port: Number(h[2]) },
-      socks: { host: s[1], port: Number(s[2]) },
-      output: () => proc.output(),
-      stop: () => proc.kill('SIGTERM'),
-    }
-  } catch (e) {
-    await proc.kill('SIGKILL')
-    throw e
-  }
+  return cliSession(proc, timeoutMs)
 }
 
 /** Wait until the output after offset `from` matches `re`; returns the match. */

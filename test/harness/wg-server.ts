@@ -214,6 +214,11 @@ export async function startCli(config: string, extraArgs: string[] = [], timeout
   const proc = startProc(process.execPath, [cliPath(), '--config', config, '--http', '127.0.0.1:0', '--socks', '127.0.0.1:0', ...extraArgs], {
     env: { ...process.env, FORCE_COLOR: '0' },
   })
+  return cliSession(proc, timeoutMs)
+}
+
+/** Wait for a started CLI (or session script) to print both proxy addresses; kills it on failure. */
+export async function cliSession(proc: Proc, timeoutMs: number): Promise<CliSession> {
   try {
     const h = await proc.waitFor(/HTTP proxy on ([\d.]+):(\d+)/, timeoutMs)
     const s = await proc.waitFor(/SOCKS5\/SOCKS4 proxy on ([\d.]+):(\d+)/, timeoutMs)
