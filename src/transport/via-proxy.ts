@@ -1,0 +1,297 @@
+// The tunnel's own TCP connection through a proxy, as OpenVPN 2.6 does it for --http-proxy and
+// --socks-proxy (openvpn(8) "Client options"; OpenVPN proxy.c / socks.c): HTTP CONNECT (RFC 9110
+// §9.3.6) with Basic authentication (RFC 7617) and the http-proxy-option extras (VERSION, AGENT,
+// CUSTOM-HEADER), or SOCKS5 CONNECT (RFC 1928 §4–6) with no authentication or username/password
+// (RFC 1929). The VPN server's name goes to the proxy unresolved (the proxy resolves it); the
+// proxy's own name is resolved locally by the caller. On success the socket is handed back
+// paused, with any bytes the proxy sent after its reply, for the OpenVPN stream framing.
+import { connect as netConnect, isIP, type Socket } from 'node:net'
+import { BurrowError, ErrorCode } from '../core/errors.js'
+import { formatIp, parseIp } from '../netstack/addr.js'
+import { HandshakeReader } from './proxy-reader.js'
+import { codeOf } from './udp.js'
+
+export interface ProxyCredentials {
+  username: string
+  password: string
+}
+
+/**
+ * How to authenticate to an HTTP proxy: none; basic (send credentials up front); auto (try
+ * without, answer a 407 that offers Basic); auto-nct (auto, but never send clear-text Basic).
+ */
+export type HttpProxyAuthMode = 'none' | 'basic' | 'auto' | 'auto-nct'
+
+export interface HttpProxySpec {
+  type: 'http'
+  host: string
+  port: number
+  authMode: HttpProxyAuthMode
+  credentials?: ProxyCredentials
+  /** HTTP version in the request line (http-proxy-option VERSION); default 1.0 as OpenVPN. */
+  version?: '1.0' | '1.1'
+  /** User-Agent header (http-proxy-option AGENT). */
+  agent?: string
+  /** Extra headers (http-proxy-option CUSTOM-HEADER), sent as written. */
+  headers?: { name: string; value: string }[]
+}
+
+export interface SocksProxySpec {
+  type: 'socks5'
+  host: string
+  port: number
+  credentials?: ProxyCredentials
+}
+
+export type ProxySpec = HttpProxySpec | SocksProxySpec
+
+export interface ProxyConnectOptions {
+  /** The proxy's address, already resolved (IP literal) and its family. */
+  address: string
+  family?: 4 | 6
+  /** Where the proxy should connect: the VPN server, by name or address. */
+  target: { host: string; port: number }
+  signal?: AbortSignal
+  /** Connect + handshake deadline in ms (default 10 s). */
+  timeoutMs?: number
+}
+
+export interface ProxiedSocket {
+  /** Connected through the proxy; paused, with no listeners of ours left on it. */
+  socket: Socket
+  /** Bytes that arrived after the proxy's reply (already the tunnel's stream). */
+  leftover: Uint8Array
+  /** e.g. "http-proxy 127.0.0.1:3128" */
+  via: string
+}
+
+/** Longest proxy response header accepted. */
+export const MAX_PROXY_HEADER = 16 * 1024
+
+const hostPort = (h: string, p: number) => `${h.includes(':') ? `[${h}]` : h}:${p}`
+
+export function describeProxy(p: ProxySpec): string {
+  return `${p.type === 'http' ? 'http-proxy' : 'socks-proxy'} ${hostPort(p.host, p.port)}`
+}
+
+/** Open a TCP connection to the proxy and run its handshake; the socket is destroyed on failure. */
+export async function connectViaProxy(proxy: ProxySpec, o: ProxyConnectOptions): Promise<ProxiedSocket> {
+  const via = describeProxy(proxy)
+  if (proxy.type === 'socks5') return attempt(proxy, o, via, (r, s) => socks5Handshake(proxy, o.target, r, s))
+  if (proxy.authMode === 'basic' && !proxy.credentials) throw new BurrowError(ErrorCode.ERR_CONFIG, `${via}: Basic authentication needs a username and password`)
+  const first = proxy.authMode === 'basic'
+  try {
+    return await attempt(proxy, o, via, (r, s) => httpConnectHandshake(proxy, o.target, r, s, first))
+  } catch (e) {
+    // "auto": the proxy asked for Basic; HTTP/1.0 proxies close after a 407, so ask again on a new connection
+    if (e instanceof ProxyAuthRequired && proxy.authMode === 'auto' && !first && proxy.credentials && e.schemes.includes('basic')) {
+      return attempt(proxy, o, via, (r, s) => httpConnectHandshake(proxy, o.target, r, s, true))
+    }
+    throw e
+  }
+}
+
+type Handshake = (r: HandshakeReader, s: Socket) => Promise<void>
+
+function attempt(proxy: ProxySpec, o: ProxyConnectOptions, via: string, handshake: Handshake): Promise<ProxiedSocket> {
+  return new Promise<ProxiedSocket>((resolve, reject) => {
+    if (o.signal?.aborted) return reject(new BurrowError(ErrorCode.EABORTED, `${via}: connect aborted`))
+    const sock = netConnect({ host: o.address, port: proxy.port, family: o.family })
+    const reader = new HandshakeReader(sock, via)
+    let done = false
+    const finish = (err: Error | undefined) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      o.signal?.removeEventListener('abort', onAbort)
+      const leftover = reader.detach()
+      if (err) {
+        sock.destroy()
+        reject(err instanceof BurrowError ? err : new BurrowError(codeOf(err), `${via}: ${err.message}`, { cause: err }))
+      } else resolve({ socket: sock, leftover, via })
+    }
+    const onAbort = () => {
+      const e = new BurrowError(ErrorCode.EABORTED, `${via}: connect aborted`)
+      reader.fail(e)
+      finish(e)
+    }
+    const timer = setTimeout(() => {
+      const e = new BurrowError(ErrorCode.ETIMEDOUT, `${via}: no answer from the proxy within ${o.timeoutMs ?? 10_000} ms`)
+      reader.fail(e)
+      finish(e)
+    }, o.timeoutMs ?? 10_000)
+    o.signal?.addEventListener('abort', onAbort, { once: true })
+    sock.once('connect', () => {
+      sock.setNoDelay(true)
+      handshake(reader, sock).then(
+        () => finish(undefined),
+        (e: Error) => finish(e),
+      )
+    })
+    // errors before 'connect' (refused, unreachable); later ones reach the handshake through the reader
+    const onEarlyError = (e: Error) => finish(new BurrowError(codeOf(e), `${via}: cannot connect to the proxy: ${e.message}`, { cause: e }))
+    sock.once('error', onEarlyError)
+    sock.once('connect', () => sock.off('error', onEarlyError))
+  })
+}
+
+// ------------------------------------------------------------------------------ HTTP CONNECT
+
+/** A 407 from the proxy, with the authentication schemes it offered (lower case). */
+export class ProxyAuthRequired extends BurrowError {
+  constructor(
+    message: string,
+    readonly schemes: string[],
+  ) {
+    super(ErrorCode.ERR_AUTH, message)
+    this.name = 'ProxyAuthRequired'
+  }
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/** The CONNECT request OpenVPN-style: request line, Host (1.1), User-Agent, Proxy-Authorization, custom headers. */
+export function httpConnectRequest(p: HttpProxySpec, target: { host: string; port: number }, withAuth: boolean): string {
+  const authority = hostPort(target.host, target.port)
+  const version = p.version ?? '1.0'
+  const lines = [`CONNECT ${authority} HTTP/${version}`]
+  if (version === '1.1') lines.push(`Host: ${authority}`)
+  if (p.agent !== undefined) lines.push(`User-Agent: ${p.agent}`)
+  if (withAuth && p.credentials) {
+    const token = Buffer.from(`${p.credentials.username}:${p.credentials.password}`, 'utf8').toString('base64')
+    lines.push(`Proxy-Authorization: Basic ${token}`)
+  }
+  for (const h of p.headers ?? []) {
+    if (!TOKEN.test(h.name) || !FIELD_VALUE.test(h.value)) throw new BurrowError(ErrorCode.ERR_CONFIG, `http-proxy-option CUSTOM-HEADER: "${h.name}" is not a valid header`)
+    lines.push(`${h.name}: ${h.value}`)
+  }
+  return lines.join('\r\n') + '\r\n\r\n'
+}
+
+export interface HttpProxyResponse {
+  status: number
+  reason: string
+  headers: { name: string; value: string }[]
+}
+
+/** Parse the proxy's response header block (status line + fields); null when malformed. */
+export function parseHttpProxyResponse(block: Uint8Array): HttpProxyResponse | null {
+  const text = Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString('latin1')
+  const lines = text.split('\r\n')
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0])
+  if (!m) return null
+  const headers: { name: string; value: string }[] = []
+  for (const l of lines.slice(1)) {
+    if (l === '') continue
+    const i = l.indexOf(':')
+    if (i <= 0 || !TOKEN.test(l.slice(0, i))) return null
+    headers.push({ name: l.slice(0, i).toLowerCase(), value: l.slice(i + 1).trim() })
+  }
+  return { status: Number(m[1]), reason: m[2] ?? '', headers }
+}
+
+async function httpConnectHandshake(p: HttpProxySpec, target: { host: string; port: number }, r: HandshakeReader, s: Socket, withAuth: boolean): Promise<void> {
+  const via = describeProxy(p)
+  s.write(httpConnectRequest(p, target, withAuth))
+  const res = parseHttpProxyResponse(await r.readHeader(MAX_PROXY_HEADER))
+  const dest = hostPort(target.host, target.port)
+  if (!res) throw new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: not an HTTP response to CONNECT ${dest}`)
+  if (res.status >= 200 && res.status < 300) return
+  const what = `${res.status}${res.reason ? ' ' + res.reason : ''}`
+  if (res.status === 407) {
+    const schemes = res.headers.filter((h) => h.name === 'proxy-authenticate').map((h) => h.value.split(/[\s,]/)[0].toLowerCase())
+    const offered = schemes.length ? ` (it offers ${schemes.join(', ')})` : ''
+    let hint: string
+    if (withAuth) hint = 'the proxy rejected the username/password'
+    else if (p.authMode === 'auto-nct' && schemes.includes('basic') && !schemes.some((x) => x !== 'basic')) hint = 'auto-nct refuses clear-text Basic authentication'
+    else if (schemes.length && !schemes.includes('basic')) hint = 'only Basic authentication is implemented'
+    else if (!p.credentials) hint = 'no credentials configured (http-proxy HOST PORT AUTHFILE basic, or <http-proxy-user-pass>)'
+    else hint = 'authentication required'
+    throw new ProxyAuthRequired(`${via}: 407 Proxy Authentication Required for CONNECT ${dest}${offered}: ${hint}`, schemes)
+  }
+  const code = res.status === 504 ? ErrorCode.ETIMEDOUT : res.status === 502 || res.status === 503 ? ErrorCode.ECONNREFUSED : ErrorCode.ERR_PROTOCOL
+  throw new BurrowError(code, `${via}: CONNECT ${dest} failed: ${what}`)
+}
+
+// ------------------------------------------------------------------------------ SOCKS5
+
+export const SOCKS5_REPLIES: Record<number, { text: string; code: ErrorCode }> = {
+  1: { text: 'general SOCKS server failure', code: ErrorCode.ERR_PROTOCOL },
+  2: { text: 'connection not allowed by ruleset', code: ErrorCode.ECONNREFUSED },
+  3: { text: 'network unreachable', code: ErrorCode.ENETUNREACH },
+  4: { text: 'host unreachable', code: ErrorCode.EHOSTUNREACH },
+  5: { text: 'connection refused', code: ErrorCode.ECONNREFUSED },
+  6: { text: 'TTL expired', code: ErrorCode.ETIMEDOUT },
+  7: { text: 'command not supported', code: ErrorCode.ERR_PROTOCOL },
+  8: { text: 'address type not supported', code: ErrorCode.ERR_PROTOCOL },
+}
+
+/** SOCKS5 address field (ATYP + address + port) for a host: IPv4, IPv6 or domain name. */
+export function socks5Address(host: string, port: number): Uint8Array {
+  const ip = isIP(host) ? parseIp(host) : null
+  let addr: Uint8Array
+  if (ip) addr = Uint8Array.from([ip.length === 4 ? 1 : 4, ...ip])
+  else {
+    const name = Buffer.from(host, 'utf8')
+    if (name.length === 0 || name.length > 255) throw new BurrowError(ErrorCode.ERR_CONFIG, `socks-proxy: host name "${host}" must be 1..255 bytes`)
+    addr = Uint8Array.from([3, name.length, ...name])
+  }
+  const out = new Uint8Array(addr.length + 2)
+  out.set(addr)
+  out[addr.length] = port >>> 8
+  out[addr.length + 1] = port & 0xff
+  return out
+}
+
+async function socks5Handshake(p: SocksProxySpec, target: { host: string; port: number }, r: HandshakeReader, s: Socket): Promise<void> {
+  const via = describeProxy(p)
+  const bad = (what: string) => new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: malformed SOCKS5 reply: ${what}`)
+  // RFC 1928 §3: offer "no authentication", and username/password when we have credentials
+  s.write(p.credentials ? Uint8Array.from([5, 2, 0, 2]) : Uint8Array.from([5, 1, 0]))
+  const sel = await r.read(2)
+  if (sel[0] !== 5) throw bad(`version ${sel[0]} in the method selection (expected 5)`)
+  if (sel[1] === 0xff) throw new BurrowError(ErrorCode.ERR_AUTH, `${via}: the proxy accepts none of the offered authentication methods (${p.credentials ? 'none, username/password' : 'none; add an authfile to socks-proxy'})`)
+  if (sel[1] === 2) {
+    if (!p.credentials) throw bad('the proxy chose username/password, which was not offered')
+    // RFC 1929 §2
+    const u = Buffer.from(p.credentials.username, 'utf8')
+    const pw = Buffer.from(p.credentials.password, 'utf8')
+    if (u.length < 1 || u.length > 255 || pw.length > 255) throw new BurrowError(ErrorCode.ERR_CONFIG, `${via}: SOCKS5 username must be 1..255 bytes and password at most 255 bytes`)
+    s.write(Uint8Array.from([1, u.length, ...u, pw.length, ...pw]))
+    const st = await r.read(2)
+    if (st[0] !== 1 && st[0] !== 5) throw bad(`version ${st[0]} in the username/password reply (expected 1)`)
+    if (st[1] !== 0) throw new BurrowError(ErrorCode.ERR_AUTH, `${via}: the proxy rejected the username/password (status ${st[1]})`)
+  } else if (sel[1] !== 0) throw bad(`the proxy chose method ${sel[1]}, which was not offered`)
+  // RFC 1928 §4: CONNECT
+  const addr = socks5Address(target.host, target.port)
+  const req = new Uint8Array(3 + addr.length)
+  req.set([5, 1, 0])
+  req.set(addr, 3)
+  s.write(req)
+  await readSocks5Reply(r, via, `CONNECT ${hostPort(target.host, target.port)}`)
+}
+
+/** Read an RFC 1928 §6 reply; returns the bound address (BND.ADDR, BND.PORT). */
+export async function readSocks5Reply(r: HandshakeReader, via: string, what: string): Promise<{ host: string; port: number }> {
+  const bad = (m: string) => new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: malformed SOCKS5 reply to ${what}: ${m}`)
+  const h = await r.read(4)
+  if (h[0] !== 5) throw bad(`version ${h[0]} (expected 5)`)
+  if (h[2] !== 0) throw bad(`reserved byte ${h[2]} (expected 0)`)
+  let len: number
+  if (h[3] === 1) len = 4
+  else if (h[3] === 4) len = 16
+  else if (h[3] === 3) len = -1
+  else throw bad(`unknown address type ${h[3]}`)
+  if (h[1] !== 0) {
+    const rep = SOCKS5_REPLIES[h[1]]
+    throw new BurrowError(rep?.code ?? ErrorCode.ERR_PROTOCOL, `${via}: ${what} failed: ${rep ? rep.text : `reply code ${h[1]}`}`)
+  }
+  if (len < 0) len = (await r.read(1))[0]
+  const a = await r.read(len + 2)
+  const port = (a[len] << 8) | a[len + 1]
+  let host: string
+  if (h[3] !== 3) host = formatIp(a.subarray(0, len))
+  else host = Buffer.from(a.subarray(0, len)).toString('latin1')
+  return { host, port }
+}
