@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectTransport } from '../../src/transport/connect.js'
-import { httpConnectRequest, parseHttpProxyResponse, socks5Address, type ProxySpec } from '../../src/transport/via-proxy.js'
+import { httpConnectRequest, parseHttpProxyResponse, socks5Address, type HttpProxySpec, type ProxySpec } from '../../src/transport/via-proxy.js'
 import type { Transport } from '../../src/tunnel/types.js'
 import { BurrowError } from '../../src/core/errors.js'
 
@@ -77,7 +77,7 @@ async function expectFailure(proxy: ProxySpec, re: RegExp, code?: string): Promi
 }
 
 describe('HTTP CONNECT', () => {
-  const http = (port: number, extra: Partial<Extract<ProxySpec, { type: 'http' }>> = {}): ProxySpec => ({ type: 'http', host: '127.0.0.1', port, authMode: 'none', ...extra })
+  const http = (port: number, extra: Partial<HttpProxySpec> = {}): HttpProxySpec => ({ type: 'http', host: '127.0.0.1', port, authMode: 'none', ...extra })
 
   it('builds the request OpenVPN-style (1.0 default; Host on 1.1; agent, Basic, custom headers)', () => {
     expect(httpConnectRequest(http(1), { host: 'vpn.example.test', port: 1194 }, false)).toBe('CONNECT vpn.example.test:1194 HTTP/1.0\r\n\r\n')
