@@ -11,7 +11,8 @@ import type { TcpConn, TcpListener, UdpSocket } from '../netstack/api.js'
 import { connectSocket } from '../netstack/socket.js'
 import { dialConnector } from '../proxy/connector.js'
 import { NetstackDialer } from './netstack-dialer.js'
-import { loadTunnel, type TunnelKind } from './load-config.js'
+import { loadTunnelInteractive, type TunnelKind } from './load-config.js'
+import type { OvpnSecrets, PromptFn } from '../openvpn/credentials.js'
 import type { TcpTuning } from '../netstack/tcp/config.js'
 
 export interface OpenTunnelOptions {
@@ -24,6 +25,14 @@ export interface OpenTunnelOptions {
   signal?: AbortSignal
   /** TCP tuning for the netstack (buffers, congestion control). */
   tcp?: Partial<TcpTuning>
+  /** OpenVPN secrets the config does not hold (auth-user-pass, private-key passphrase, proxy login). */
+  secrets?: OvpnSecrets
+  /**
+   * Asked for secrets the config leaves to be typed in (auth-user-pass with no file, askpass
+   * with no file, proxy authfile "stdin"). openTunnel never reads stdin itself; without a
+   * prompt such a config fails with a clear ERR_CONFIG.
+   */
+  prompt?: PromptFn
 }
 
 export interface BurrowTunnel {
@@ -53,7 +62,7 @@ export async function openTunnel(opts: OpenTunnelOptions): Promise<BurrowTunnel>
   let tunnel: Tunnel
   let kind: TunnelKind | 'custom' = 'custom'
   if (typeof opts.config === 'string') {
-    const loaded = loadTunnel(opts.config, { logger, clock })
+    const loaded = await loadTunnelInteractive(opts.config, { logger, clock, secrets: opts.secrets, prompt: opts.prompt })
     tunnel = loaded.tunnel
     kind = loaded.kind
   } else tunnel = opts.config

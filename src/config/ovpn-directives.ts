@@ -175,8 +175,6 @@ export const REJECTED: Record<string, string> = {
   compress: 'compression is not supported (it changes the packet format and enables VORACLE-style attacks); remove it here and on the server',
   'comp-lzo': 'compression is not supported (it changes the packet format); remove it here and on the server',
   fragment: 'OpenVPN fragmentation is not supported (it changes the packet format); remove it here and on the server',
-  'http-proxy': 'reaching the server through an HTTP proxy is not supported; ignoring it would connect directly',
-  'socks-proxy': 'reaching the server through a SOCKS proxy is not supported; ignoring it would connect directly',
   'tls-server': 'this is a server configuration; burrow-proxy is a client',
   server: 'this is a server configuration; burrow-proxy is a client',
   'server-bridge': 'this is a server configuration; burrow-proxy is a client',

@@ -12,8 +12,10 @@ import { lexOvpn, type OvpnDirective } from './ovpn-lexer.js'
 import { FILE_DIRECTIVES, HARMLESS_IGNORED, REJECTED, SECURITY_WORDS, TLS_DIRECTIVES, TLS_MODE_SELECTORS } from './ovpn-directives.js'
 import { isIPv4, isIPv6, looksLikeNetmask, maskToPrefix, parseV6Cidr, v4Network } from './ovpn-net.js'
 import { parseStaticKeyFile } from './static-key-file.js'
+import { checkProxyProto, parseProxyDirectives, type OvpnProxy } from './ovpn-proxy.js'
 
 export type { OvpnDirective } from './ovpn-lexer.js'
+export type { OvpnProxy } from './ovpn-proxy.js'
 
 export const OvpnMode = { STATIC_KEY: 'static-key', TLS: 'tls' } as const
 export type OvpnMode = (typeof OvpnMode)[keyof typeof OvpnMode]
@@ -106,6 +108,8 @@ export interface OvpnConfig {
   tlsDirectives: OvpnDirective[]
   /** TLS-mode file material by directive name (ca, cert, key, pkcs12, tls-auth, tls-crypt, …). */
   tlsFiles: Record<string, OvpnBlob>
+  /** http-proxy / socks-proxy: the tunnel's TCP connection goes through this proxy. */
+  proxy?: OvpnProxy
 }
 
 export interface OvpnParseOptions {
@@ -262,6 +266,7 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
   const ignoreUnknown = new Set<string>()
   let sawTls = false
   let compressionStub: OvpnDirective | undefined
+  const proxyDs: OvpnDirective[] = []
 
   for (const d of directives) {
     const a = d.args
@@ -444,6 +449,12 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
         argc(d, 0, 1)
         cfg.explicitExitNotify = a[0] === undefined ? 1 : intArg(d, 0, 0, 100)
         break
+      case 'http-proxy':
+      case 'http-proxy-option':
+      case 'http-proxy-user-pass':
+      case 'socks-proxy':
+        proxyDs.push(d)
+        break
       case 'ignore-unknown-option':
         for (const x of a) ignoreUnknown.add(x)
         break
@@ -465,6 +476,24 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
     const p = r.proto ?? defProto ?? { proto: 'udp' as const }
     cfg.remotes.push({ host: r.host, port: r.port ?? defPort ?? DEFAULT_PORT, proto: p.proto, family: p.family, file: r.file, line: r.line })
   }
+
+  // The proxy's own credentials file is read here; the directives are interpreted in ovpn-proxy.ts.
+  cfg.proxy = parseProxyDirectives(proxyDs, (d, name) => {
+    if (d.inline) return d.args[0]
+    if (name === undefined) {
+      if (d.args.length !== 1) throw err(d, 'expects a file name or an inline block')
+      name = d.args[0]
+    }
+    if (name === '[inline]' || name === '[[INLINE]]') throw err(d, `refers to an inline block <${d.name}> that is not in this file`)
+    const path = isAbsolute(name) ? name : resolve(baseDir, name)
+    try {
+      const b = readFile(path)
+      return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
+    } catch (e) {
+      throw err(d, `cannot read ${path}: ${(e as Error).message}`)
+    }
+  })
+  if (cfg.proxy) checkProxyProto(cfg.proxy, cfg.remotes)
 
   if (sawTls && secretD) throw err(secretD, 'static key (secret) cannot be combined with TLS-mode directives (client, tls-client, ca, cert, …)')
   cfg.mode = sawTls ? OvpnMode.TLS : OvpnMode.STATIC_KEY

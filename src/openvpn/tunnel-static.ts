@@ -10,6 +10,7 @@ import { BurrowError, ErrorCode } from '../core/errors.js'
 import { silentLogger, type Logger } from '../core/log.js'
 import type { Cidr, Transport, Tunnel, TunnelEvent, TunnelInfo } from '../tunnel/types.js'
 import { connectTransport } from '../transport/connect.js'
+import type { ProxySpec } from '../transport/via-proxy.js'
 import { isListenTransport, listenTransport, type ListenTransportOptions } from '../transport/listen.js'
 import { OccOp, PING_MAGIC, buildOcc, isPing, occOpcode, occOptionsString } from './occ.js'
 import { PacketIdSend } from './packet-id.js'
@@ -32,6 +33,8 @@ export interface OpenVpnStaticParams {
   auth: StaticAuthName
   /** Servers in failover order (client role). */
   remotes: StaticRemote[]
+  /** http-proxy / socks-proxy for TCP remotes. */
+  proxy?: ProxySpec
   remoteRandom?: boolean
   /** Seconds between connection attempts (default 1), doubling per full round up to connectRetryMaxDelay (300). */
   connectRetry?: number
@@ -123,7 +126,7 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.crypto = new StaticKeyCrypto(params.key, params.direction, params.cipher, params.auth)
     this.pid = new PacketIdSend(deps.nowSec)
     this.replay = new ReplayWindow(params.replayWindow ?? 64, params.replayTime ?? 15)
-    this.connectFn = deps.connect ?? ((r, signal) => connectTransport({ ...r, signal, counters: this.counters }))
+    this.connectFn = deps.connect ?? ((r, signal) => connectTransport({ ...r, signal, counters: this.counters, proxy: params.proxy }))
     this.remotes = [...params.remotes]
     if (params.remoteRandom) {
       const rnd = deps.random ?? Math.random

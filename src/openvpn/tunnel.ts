@@ -9,9 +9,10 @@ import type { Cidr } from '../tunnel/types.js'
 import type { ListenTransportOptions } from '../transport/listen.js'
 import { OpenVpnStaticTunnel, type OpenVpnStaticParams, type OpenVpnTunnelDeps } from './tunnel-static.js'
 import type { StaticAuthName, StaticCipherName } from './static-key.js'
+import { proxySpecFor, type OvpnSecrets } from './credentials.js'
 
 /** The static-key tunnel parameters of a static-key .ovpn config. */
-export function staticParamsFromConfig(config: OvpnConfig): OpenVpnStaticParams {
+export function staticParamsFromConfig(config: OvpnConfig, secrets: OvpnSecrets = {}): OpenVpnStaticParams {
   if (config.mode !== 'static-key' || !config.secret || !config.cipher) {
     throw new BurrowError(ErrorCode.ERR_NOT_IMPLEMENTED, 'OpenVPN TLS mode is not implemented yet (static-key only)')
   }
@@ -26,6 +27,7 @@ export function staticParamsFromConfig(config: OvpnConfig): OpenVpnStaticParams 
     cipher: config.cipher as StaticCipherName,
     auth: config.auth as StaticAuthName,
     remotes: config.remotes.map((r) => ({ host: r.host, port: r.port, proto: r.proto, family: r.family })),
+    proxy: proxySpecFor(config, secrets),
     remoteRandom: config.remoteRandom,
     connectRetry: config.connectRetry,
     connectRetryMaxDelay: config.connectRetryMaxDelay,
@@ -47,12 +49,12 @@ export function staticParamsFromConfig(config: OvpnConfig): OpenVpnStaticParams 
 }
 
 /** Create the client tunnel for a parsed .ovpn config. TLS-mode configs → ERR_NOT_IMPLEMENTED. */
-export function createOpenVpnTunnel(config: OvpnConfig, deps: OpenVpnTunnelDeps = {}): OpenVpnStaticTunnel {
+export function createOpenVpnTunnel(config: OvpnConfig, deps: OpenVpnTunnelDeps & { secrets?: OvpnSecrets } = {}): OpenVpnStaticTunnel {
   if (config.mode === 'tls') {
     throw new BurrowError(ErrorCode.ERR_NOT_IMPLEMENTED, 'OpenVPN TLS mode is not implemented yet (static-key only)')
   }
   if (config.remotes.length === 0) throw new BurrowError(ErrorCode.ERR_CONFIG, `${config.file}: no "remote" server configured`)
-  return new OpenVpnStaticTunnel(staticParamsFromConfig(config), deps)
+  return new OpenVpnStaticTunnel(staticParamsFromConfig(config, deps.secrets), deps)
 }
 
 /**

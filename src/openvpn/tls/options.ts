@@ -9,6 +9,9 @@ import type { Cidr } from '../../tunnel/types.js'
 import type { TlsCredentials } from './tls-session.js'
 import { parseStaticKeyV1, parseTlsCryptV2ClientKey, authDigest, type KeyDirection } from './wrap.js'
 import { DATA_CIPHERS, Framing } from './data.js'
+import type { ProxySpec } from '../../transport/via-proxy.js'
+import { splitUserPass } from '../../config/ovpn-proxy.js'
+import { proxySpecFor, type OvpnSecrets } from '../credentials.js'
 
 export interface OpenVpnTlsSettings {
   remotes: OvpnRemote[]
@@ -45,6 +48,8 @@ export interface OpenVpnTlsSettings {
   replayWindow: number
   /** Extra peer-info lines (push-peer-info / setenv UV_*). */
   peerInfoExtra: string[]
+  /** http-proxy / socks-proxy: the TCP transport goes through this proxy. */
+  proxy?: ProxySpec
 }
 
 const DEFAULT_DATA_CIPHERS = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']
@@ -53,16 +58,20 @@ function err(d: OvpnDirective, msg: string): ConfigError {
   return new ConfigError(d.file, d.line, d.name, msg)
 }
 
-/** Parse an auth-user-pass file body: username on line 1, password on line 2. */
-export function parseUserPass(text: string): { username: string; password: string } | undefined {
-  const lines = text.split(/\r?\n/)
-  const username = (lines[0] ?? '').trim()
-  const password = (lines[1] ?? '').replace(/\r$/, '')
-  if (!username) return undefined
-  return { username, password }
+/**
+ * Parse an auth-user-pass file body: username on line 1, password on line 2. A body with only
+ * the username gives password undefined (OpenVPN 2.6 then asks for the password).
+ */
+export function parseUserPass(text: string): { username: string; password?: string } | undefined {
+  const up = splitUserPass(text)
+  if (!up.username) return undefined
+  return up
 }
 
-export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; userPass?: { username: string; password: string } } = {}): OpenVpnTlsSettings {
+const NO_PROMPT = 'no interactive prompt is available here (stdin is not a terminal)'
+
+/** Settings from a parsed .ovpn; `extra` carries what was typed in (see credentials.ts askSecrets). */
+export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: OvpnSecrets = {}): OpenVpnTlsSettings {
   const files = cfg.tlsFiles
   const creds: TlsCredentials = {}
   const s: OpenVpnTlsSettings = {
@@ -93,6 +102,7 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; 
     replayWindow: Math.max(cfg.replayWindow, 64),
     peerInfoExtra: [],
     userPass: extra.userPass,
+    proxy: proxySpecFor(cfg, extra),
   }
   if (files.ca?.text) creds.ca = files.ca.text
   if (files.cert?.text) creds.cert = files.cert.text
@@ -172,7 +182,7 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; 
         break
       case 'askpass':
         if (extra.askpass !== undefined) break
-        if (!a[0]) throw err(d, 'no passphrase file given and no interactive prompt available here; use askpass FILE')
+        if (!a[0]) throw err(d, `no passphrase file given and ${NO_PROMPT}; use askpass FILE`)
         try {
           creds.passphrase = readFileSync(isAbsolute(a[0]) ? a[0] : resolve(dirname(cfg.file), a[0]), 'utf8').split(/\r?\n/)[0]
         } catch (e) {
@@ -197,10 +207,11 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: { askpass?: string; 
         if (blob?.text !== undefined && !s.userPass) {
           const up = parseUserPass(blob.text)
           if (!up) throw err(d, 'the file has no username on its first line')
-          s.userPass = up
+          if (up.password === undefined) throw err(d, `the file holds only the username; the password must be typed in, but ${NO_PROMPT}`)
+          s.userPass = { username: up.username, password: up.password }
         } else if (!s.userPass) {
-          throw err(d, 'no credentials file given and no interactive prompt available here; pass auth-user-pass FILE')
-        }
+          throw err(d, `no credentials file given and ${NO_PROMPT}; pass auth-user-pass FILE`)
+        } else if (!s.userPass.username) throw err(d, 'the username is empty')
         break
       }
       default:

@@ -20,6 +20,7 @@ import { emptyPushed, maskToPrefixLen, parsePushReply, type PushedOptions } from
 import { splitKey2 } from './keys.js'
 import { DataChannel, Framing, OCC_EXIT, OCC_STRING, PING_MAGIC } from './data.js'
 import { tlsSettingsFromOvpn, type OpenVpnTlsSettings } from './options.js'
+import type { OvpnSecrets } from '../credentials.js'
 
 export interface OpenVpnTlsTunnelDeps {
   logger?: Logger
@@ -224,7 +225,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
         if (conn) this.teardown(conn)
         reject(e instanceof BurrowError ? e : new BurrowError(ErrorCode.ERR_PROTOCOL, String(e), { cause: e }))
       }
-      const connect = this.deps.connect ?? ((r: OvpnRemote, sig?: AbortSignal) => connectTransport({ proto: r.proto, host: r.host, port: r.port, family: r.family, signal: sig, counters: this.counters }))
+      const connect = this.deps.connect ?? ((r: OvpnRemote, sig?: AbortSignal) => connectTransport({ proto: r.proto, host: r.host, port: r.port, family: r.family, signal: sig, counters: this.counters, proxy: s.proxy }))
       connect(remote, signal).then((transport) => {
         if (settled) return transport.close()
         const wrap = this.makeWrap()
@@ -611,6 +612,6 @@ export class OpenVpnTlsTunnel implements Tunnel {
 }
 
 /** Build a TLS-mode tunnel from a parsed .ovpn. */
-export function createOpenVpnTlsTunnel(parsedConfig: OvpnConfig, deps: OpenVpnTlsTunnelDeps & { askpass?: string; userPass?: { username: string; password: string } } = {}): OpenVpnTlsTunnel {
-  return new OpenVpnTlsTunnel(tlsSettingsFromOvpn(parsedConfig, { askpass: deps.askpass, userPass: deps.userPass }), deps)
+export function createOpenVpnTlsTunnel(parsedConfig: OvpnConfig, deps: OpenVpnTlsTunnelDeps & OvpnSecrets = {}): OpenVpnTlsTunnel {
+  return new OpenVpnTlsTunnel(tlsSettingsFromOvpn(parsedConfig, { askpass: deps.askpass, userPass: deps.userPass, proxyCredentials: deps.proxyCredentials }), deps)
 }
