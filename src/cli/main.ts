@@ -4,6 +4,7 @@ import { consoleLogger } from '../core/log.js'
 import { parseArgs, type CliOptions } from './options.js'
 import { startSession } from './session.js'
 import { demoSelfCheck, startDemo } from './demo.js'
+import { ttyPrompt } from './prompt.js'
 
 const status = (line: string) => process.stdout.write(`burrow-proxy: ${line}\n`)
 
@@ -57,7 +58,9 @@ async function main(argv: string[]): Promise<number> {
   const ac = new AbortController()
   let closeFn: () => Promise<void> = async () => ac.abort()
   onSignals(() => closeFn())
-  const s = await startSession(o, o.config!, log, status, ac.signal)
+  // auth-user-pass / askpass / proxy "stdin" without a file: asked on the terminal (stderr), if stdin is one
+  const prompt = ttyPrompt(process.stdin, process.stderr)
+  const s = await startSession(o, o.config!, log, status, ac.signal, prompt)
   closeFn = () => s.close()
   return -1
 }

@@ -12,6 +12,7 @@ import { parseExposeSpec, parseForwardSpec } from '../ingress/spec.js'
 import { parseCidr } from '../netstack/addr.js'
 import type { CliOptions } from './options.js'
 import type { Cidr } from '../tunnel/types.js'
+import type { PromptFn } from '../openvpn/credentials.js'
 
 export interface Session {
   tunnel: BurrowTunnel
@@ -36,6 +37,8 @@ export async function startSession(
   log: Logger,
   status: (line: string) => void,
   signal?: AbortSignal,
+  /** Asks for secrets the config leaves to be typed in (see cli/prompt.ts); none → clear error. */
+  prompt?: PromptFn,
 ): Promise<Session> {
   // Validate every flag before touching the network.
   const exposeSpecs = o.expose.map(parseExposeSpec)
@@ -47,7 +50,7 @@ export async function startSession(
   })
 
   status(`connecting (${typeof config === 'string' ? config : 'in-process tunnel'})`)
-  const bt = await openTunnel({ config, dns: o.dns, logger: log, signal })
+  const bt = await openTunnel({ config, dns: o.dns, logger: log, signal, prompt })
   const shown = (i: TunnelInfo): TunnelInfo => (o.dns.length ? { ...i, dns: o.dns } : i)
   status(`up: ${bt.info.description ? bt.info.description + '; ' : ''}${describeInfo(shown(bt.info))}`)
   bt.tunnel.on('reconnecting', (why) => status(`reconnecting: ${why instanceof Error ? why.message : String(why ?? '')}`))
