@@ -1,0 +1,165 @@
+// The tunnel itself through a proxy (openvpn(8) --http-proxy / --socks-proxy), end to end: a real
+// `openvpn` 2.6 TLS server over TCP in the vpn namespace of a vpn-lan topology (HTTP + dnsmasq
+// behind it), and the built CLI whose .ovpn names the server only as `vpn.bxp.invalid` — a name
+// nobody resolves except burrow's own proxy server (src/proxy, DirectDialer under a dialer that
+// maps that one name to the server and records every connect), listening on loopback in the root
+// namespace. So the tunnel can only come up through the proxy, and the proxy's log shows the
+// server's name arrived unresolved. Runs: HTTP CONNECT with Basic auth (auth-user-pass from a
+// file), and SOCKS5 with RFC 1929 username/password where the CLI runs on a pseudo-terminal
+// (script(1)) and the VPN username/password are typed at its prompts — the server's
+// auth-user-pass-verify script accepts them. Each run moves a body sha256-exact by name.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { interopSkipReason, startProc } from '../harness/netns.js'
+import { patternSha256 } from '../harness/pattern.js'
+import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
+import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
+import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
+import { ProxyServer } from '../../src/proxy/server.js'
+import { DirectDialer, type Dialer, type UdpFlow } from '../../src/proxy/dialer.js'
+
+const skip = interopSkipReason('openvpn-tls-proxy (CLI → http-proxy/socks-proxy → openvpn 2.6 TCP)', ['openvpn', 'openssl', 'curl', 'dnsmasq', 'script'])
+const PREFIX = 'bxp'
+const MB = 1024 * 1024
+const SIZE = 8 * MB
+const SERVER_NAME = 'vpn.bxp.invalid'
+const PROXY_USER = 'proxy-user'
+const PROXY_PASS = 'pr0xy pass'
+
+/** DirectDialer that knows one extra name (the VPN server) and records what it was asked for. */
+class RecordingDialer implements Dialer {
+  readonly connects: string[] = []
+  private readonly direct = new DirectDialer({ connectTimeoutMs: 10_000 })
+  constructor(private readonly names: Record<string, string>) {}
+  connect(host: string, port: number, signal?: AbortSignal): Promise<Duplex> {
+    this.connects.push(`${host}:${port}`)
+    return this.direct.connect(this.names[host] ?? host, port, signal)
+  }
+  openUdp(): Promise<UdpFlow> {
+    return this.direct.openUdp()
+  }
+}
+
+let env: VpnLan | undefined
+let pki: TlsPki
+let server: TlsServer | undefined
+let dialer: RecordingDialer
+let proxy: ProxyServer | undefined
+let proxyPort = 0
+const VARIANT: TlsVariant = { name: 'tls-crypt tcp via proxy', proto: 'tcp', wrap: 'tls-crypt', userPass: true }
+
+beforeAll(async () => {
+  if (skip) return
+  cliPath()
+  env = await createVpnLan({ prefix: PREFIX })
+  const dir = join(env.tmp, 'pki')
+  mkdirSync(dir)
+  pki = makeTlsPki(dir, PREFIX)
+  server = await startTlsServer({ env, pki, variant: VARIANT, slot: 0, port: 1443, prefix: PREFIX })
+  dialer = new RecordingDialer({ [SERVER_NAME]: env.serverIp })
+  // one listener, HTTP and SOCKS5, both requiring the proxy login (Basic / RFC 1929)
+  proxy = new ProxyServer({ host: '127.0.0.1', port: 0, dialer, auth: { username: PROXY_USER, password: PROXY_PASS }, protocols: { http: true, socks5: true, socks4: false } })
+  proxyPort = (await proxy.start()).port
+}, 90_000)
+
+afterAll(async () => {
+  await proxy?.close()
+  await server?.stop()
+  await env?.destroy()
+})
+
+/** The admin-exported client .ovpn, pointed at the server by a name only the proxy knows, plus `lines`. */
+function config(name: string, lines: string[], authFile?: string): string {
+  const e = env!
+  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, authFile, extraLines: lines })
+  const remote = `remote ${e.serverIp} ${server!.port}`
+  expect(text).toContain(remote)
+  return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${server!.port}`))
+}
+
+async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string): Promise<void> {
+  const e = env!
+  const url = `http://${e.dnsName}:${e.httpPort}/bytes?n=${SIZE}&seed=${seed}`
+  const args = via === 'socks' ? ['--socks5-hostname', `${cli.socks.host}:${cli.socks.port}`, url] : ['-x', `http://${cli.http.host}:${cli.http.port}`, url]
+  const r = await curlSha256(args, { timeoutMs: 60_000 })
+  expect(r.stderr).toBe('')
+  expect(r.code).toBe(0)
+  expect(r.bytes).toBe(SIZE)
+  expect(r.sha256).toBe(patternSha256(SIZE, seed))
+}
+
+describe.skipIf(skip !== null)('OpenVPN TLS over TCP through a proxy (CLI, real openvpn 2.6)', () => {
+  it('the server name alone does not resolve from here (so only the proxy can reach the server)', async () => {
+    const { lookup } = await import('node:dns/promises')
+    await expect(lookup(SERVER_NAME)).rejects.toThrow()
+    await env!.assertIsolated()
+  })
+
+  it('http-proxy with Basic auth (authfile), auth-user-pass from a file: 8 MB sha256-exact', async () => {
+    const e = env!
+    writeFileSync(join(e.tmp, 'proxy.auth'), `${PROXY_USER}\n${PROXY_PASS}\n`, { mode: 0o600 })
+    writeFileSync(join(e.tmp, 'vpn.auth'), `${pki.user}\n${pki.pass}\n`, { mode: 0o600 })
+    const cfg = config('http-proxy.ovpn', [`http-proxy 127.0.0.1 ${proxyPort} proxy.auth basic`, 'http-proxy-option VERSION 1.1', 'http-proxy-option AGENT burrow-test'], 'vpn.auth')
+    const before = dialer.connects.length
+    const cli = await startCli(cfg)
+    try {
+      const up = (await cli.proc.waitFor(/burrow-proxy: up: [^\n]*/, 10_000))[0]
+      expect(up).toContain(`routes ${e.lan4.cidr}`)
+      expect(server!.proc.output()).toMatch(/TLS: Username\/Password authentication succeeded for username 'alice'/)
+      await fetchThrough(cli, 'http', 'bxp-http')
+      await fetchThrough(cli, 'socks', 'bxp-http2')
+      // the proxy was asked for the server by name, exactly once (one TCP connection carries the tunnel)
+      expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
+      expect(cli.output()).toContain(`via http-proxy 127.0.0.1:${proxyPort}`)
+    } catch (err) {
+      console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      throw err
+    } finally {
+      await cli.stop()
+    }
+  }, 120_000)
+
+  it('socks-proxy with RFC 1929 login; VPN username/password typed at the CLI prompt on a pty: 8 MB sha256-exact', async () => {
+    const e = env!
+    writeFileSync(join(e.tmp, 'socks.auth'), `${PROXY_USER}\n${PROXY_PASS}\n`, { mode: 0o600 })
+    const cfg = config('socks-proxy.ovpn', [`socks-proxy 127.0.0.1 ${proxyPort} socks.auth`, 'auth-user-pass'])
+    const before = dialer.connects.length
+    const serverFrom = server!.proc.output().length
+    const cmd = `'${process.execPath}' '${cliPath()}' --config '${cfg}' --http 127.0.0.1:0 --socks 127.0.0.1:0`
+    const proc = startProc('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } })
+    let cli: CliSession | undefined
+    try {
+      await proc.waitFor(/Enter Auth Username: $/, 10_000)
+      proc.child.stdin!.write(`${pki.user}\r`)
+      await proc.waitFor(/Enter Auth Password: $/, 10_000)
+      proc.child.stdin!.write(`${pki.pass}\r`)
+      cli = await cliSession(proc, 30_000)
+      expect(proc.output()).toContain(`Enter Auth Username: ${pki.user}`)
+      expect(proc.output()).not.toContain(pki.pass)
+      expect(server!.proc.output().slice(serverFrom)).toMatch(/TLS: Username\/Password authentication succeeded for username 'alice'/)
+      await fetchThrough(cli, 'socks', 'bxp-socks')
+      expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
+      expect(proc.output()).toContain(`via socks-proxy 127.0.0.1:${proxyPort}`)
+    } catch (err) {
+      console.log(`CLI output:\n${proc.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      throw err
+    } finally {
+      // Ctrl-C on the terminal: the CLI shuts down as on SIGINT
+      proc.child.stdin!.write('\u0003')
+      await proc.waitFor(/SIGINT: shutting down/, 5000).catch(() => {})
+      await proc.kill()
+    }
+  }, 120_000)
+
+  it('a wrong proxy password is a clear error and a non-zero exit', async () => {
+    writeFileSync(join(env!.tmp, 'bad.auth'), `${PROXY_USER}\nwrong\n`, { mode: 0o600 })
+    writeFileSync(join(env!.tmp, 'vpn2.auth'), `${pki.user}\n${pki.pass}\n`, { mode: 0o600 })
+    const cfg = config('bad-proxy.ovpn', [`http-proxy 127.0.0.1 ${proxyPort} bad.auth`], 'vpn2.auth')
+    const proc = startProc(process.execPath, [cliPath(), '--config', cfg, '--http', '127.0.0.1:0', '--socks', 'off'])
+    const code = await new Promise<number | null>((r) => proc.child.once('exit', (c) => r(c)))
+    expect(proc.output()).toMatch(/407 Proxy Authentication Required for CONNECT vpn\.bxp\.invalid:1443.*the proxy rejected the username\/password/)
+    expect(code).toBe(1)
+  }, 60_000)
+})
