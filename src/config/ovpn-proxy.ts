@@ -144,13 +144,9 @@ function parseHttp(d: OvpnDirective, userPassD: OvpnDirective | undefined, optio
   return out
 }
 
-/** OpenVPN refuses a proxy for UDP (only TCP can be proxied by these directives here). */
+/** An HTTP proxy carries only TCP (OpenVPN refuses http-proxy with UDP); SOCKS5 carries both. */
 export function checkProxyProto(p: OvpnProxy, remotes: { proto: string; file: string; line: number; host: string }[]): void {
   const udp = remotes.find((r) => r.proto !== 'tcp')
-  if (!udp) return
-  const why =
-    p.directive === 'http-proxy'
-      ? 'an HTTP proxy carries only TCP: use "proto tcp-client"'
-      : 'SOCKS5 UDP ASSOCIATE is not implemented: use "proto tcp-client" through a SOCKS proxy'
-  throw new ConfigError(p.file, p.line, p.directive, `${why} (remote ${udp.host} at ${udp.file}:${udp.line} is UDP)`)
+  if (!udp || p.directive !== 'http-proxy') return
+  throw new ConfigError(p.file, p.line, p.directive, `an HTTP proxy carries only TCP: use "proto tcp-client" (remote ${udp.host} at ${udp.file}:${udp.line} is UDP)`)
 }

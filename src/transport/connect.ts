@@ -12,6 +12,7 @@ import type { Transport } from '../tunnel/types.js'
 import { TcpTransport } from './tcp.js'
 import { UdpTransport } from './udp.js'
 import { connectViaProxy, describeProxy, type ProxySpec } from './via-proxy.js'
+import { SocksUdpTransport } from './socks-udp.js'
 
 export type TransportProto = 'udp' | 'tcp'
 
@@ -25,7 +26,7 @@ export interface ConnectTransportOptions {
   counters?: Counters
   /** TCP connect timeout in ms (with a proxy: connect + proxy handshake). */
   timeoutMs?: number
-  /** Reach the server through this proxy (TCP only; the family applies to the proxy's address). */
+  /** Reach the server through this proxy (HTTP: TCP only; SOCKS5: TCP or UDP). The family applies to the proxy's address. */
   proxy?: ProxySpec
 }
 
@@ -54,10 +55,14 @@ export async function connectTransport(opts: ConnectTransportOptions): Promise<T
 }
 
 async function connectProxied(opts: ConnectTransportOptions, proxy: ProxySpec): Promise<Transport> {
-  if (opts.proto !== 'tcp') {
-    throw new BurrowError(ErrorCode.ERR_CONFIG, `${describeProxy(proxy)}: the tunnel must use TCP (proto tcp-client) to go through a proxy`)
+  if (opts.proto !== 'tcp' && proxy.type !== 'socks5') {
+    throw new BurrowError(ErrorCode.ERR_CONFIG, `${describeProxy(proxy)}: an HTTP proxy carries only TCP: the tunnel must use proto tcp-client`)
   }
   const { address, family } = await resolveHost(proxy.host, opts.family)
+  if (proxy.type === 'socks5' && opts.proto === 'udp') {
+    // SOCKS5 UDP ASSOCIATE (RFC 1928 §7): datagrams through the proxy's relay
+    return SocksUdpTransport.connect(proxy, { address, family, target: { host: opts.host, port: opts.port }, counters: opts.counters, signal: opts.signal, timeoutMs: opts.timeoutMs })
+  }
   const p = await connectViaProxy(proxy, { address, family, target: { host: opts.host, port: opts.port }, signal: opts.signal, timeoutMs: opts.timeoutMs })
   const target = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`
   // the socket comes back paused: attach the framing first, then put back what the proxy sent

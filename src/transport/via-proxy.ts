@@ -91,14 +91,16 @@ export async function connectViaProxy(proxy: ProxySpec, o: ProxyConnectOptions):
   }
 }
 
-type Handshake = (r: HandshakeReader, s: Socket) => Promise<void>
+type Handshake<T> = (r: HandshakeReader, s: Socket) => Promise<T>
 
-function attempt(proxy: ProxySpec, o: ProxyConnectOptions, via: string, handshake: Handshake): Promise<ProxiedSocket> {
-  return new Promise<ProxiedSocket>((resolve, reject) => {
+/** Connect to the proxy and run `handshake` under the deadline; the socket is destroyed on failure. */
+function attempt<T = void>(proxy: ProxySpec, o: Omit<ProxyConnectOptions, 'target'>, via: string, handshake: Handshake<T>): Promise<ProxiedSocket & { result: T }> {
+  return new Promise<ProxiedSocket & { result: T }>((resolve, reject) => {
     if (o.signal?.aborted) return reject(new BurrowError(ErrorCode.EABORTED, `${via}: connect aborted`))
     const sock = netConnect({ host: o.address, port: proxy.port, family: o.family })
     const reader = new HandshakeReader(sock, via)
     let done = false
+    let result: T
     const finish = (err: Error | undefined) => {
       if (done) return
       done = true
@@ -108,7 +110,7 @@ function attempt(proxy: ProxySpec, o: ProxyConnectOptions, via: string, handshak
       if (err) {
         sock.destroy()
         reject(err instanceof BurrowError ? err : new BurrowError(codeOf(err), `${via}: ${err.message}`, { cause: err }))
-      } else resolve({ socket: sock, leftover, via })
+      } else resolve({ socket: sock, leftover, via, result })
     }
     const onAbort = () => {
       const e = new BurrowError(ErrorCode.EABORTED, `${via}: connect aborted`)
@@ -124,7 +126,10 @@ function attempt(proxy: ProxySpec, o: ProxyConnectOptions, via: string, handshak
     sock.once('connect', () => {
       sock.setNoDelay(true)
       handshake(reader, sock).then(
-        () => finish(undefined),
+        (v) => {
+          result = v
+          finish(undefined)
+        },
         (e: Error) => finish(e),
       )
     })
@@ -244,7 +249,8 @@ export function socks5Address(host: string, port: number): Uint8Array {
   return out
 }
 
-async function socks5Handshake(p: SocksProxySpec, target: { host: string; port: number }, r: HandshakeReader, s: Socket): Promise<void> {
+/** RFC 1928 §3 method negotiation and, when chosen, RFC 1929 username/password. */
+async function socks5Negotiate(p: SocksProxySpec, r: HandshakeReader, s: Socket): Promise<void> {
   const via = describeProxy(p)
   const bad = (what: string) => new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: malformed SOCKS5 reply: ${what}`)
   // RFC 1928 §3: offer "no authentication", and username/password when we have credentials
@@ -263,13 +269,39 @@ async function socks5Handshake(p: SocksProxySpec, target: { host: string; port: 
     if (st[0] !== 1 && st[0] !== 5) throw bad(`version ${st[0]} in the username/password reply (expected 1)`)
     if (st[1] !== 0) throw new BurrowError(ErrorCode.ERR_AUTH, `${via}: the proxy rejected the username/password (status ${st[1]})`)
   } else if (sel[1] !== 0) throw bad(`the proxy chose method ${sel[1]}, which was not offered`)
+}
+
+async function socks5Handshake(p: SocksProxySpec, target: { host: string; port: number }, r: HandshakeReader, s: Socket): Promise<void> {
+  await socks5Negotiate(p, r, s)
   // RFC 1928 §4: CONNECT
   const addr = socks5Address(target.host, target.port)
   const req = new Uint8Array(3 + addr.length)
   req.set([5, 1, 0])
   req.set(addr, 3)
   s.write(req)
-  await readSocks5Reply(r, via, `CONNECT ${hostPort(target.host, target.port)}`)
+  await readSocks5Reply(r, describeProxy(p), `CONNECT ${hostPort(target.host, target.port)}`)
+}
+
+/**
+ * RFC 1928 §4/§7 UDP ASSOCIATE: returns the control connection (the association lives as long as
+ * it does) and the relay address to send datagrams to. DST.ADDR/DST.PORT are sent as zeros (the
+ * client's sending address is not known in advance, as OpenVPN does).
+ */
+export async function socks5UdpAssociate(p: SocksProxySpec, o: Omit<ProxyConnectOptions, 'target'>): Promise<{ control: Socket; relay: { host: string; port: number }; via: string }> {
+  const via = describeProxy(p)
+  const r = await attempt(p, o, via, async (reader, s) => {
+    await socks5Negotiate(p, reader, s)
+    s.write(Uint8Array.from([5, 3, 0, 1, 0, 0, 0, 0, 0, 0]))
+    return readSocks5Reply(reader, via, 'UDP ASSOCIATE')
+  })
+  let relay = r.result
+  // an unspecified BND.ADDR means "the address you reached me on"
+  if (relay.host === '0.0.0.0' || relay.host === '::') relay = { host: o.address, port: relay.port }
+  if (relay.port === 0) {
+    r.socket.destroy()
+    throw new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: UDP ASSOCIATE reply names relay port 0`)
+  }
+  return { control: r.socket, relay, via }
 }
 
 /** Read an RFC 1928 §6 reply; returns the bound address (BND.ADDR, BND.PORT). */

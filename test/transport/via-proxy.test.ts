@@ -191,7 +191,7 @@ describe('HTTP CONNECT', () => {
     srv.close()
     await once(srv, 'close')
     await expectFailure(http(dead), /cannot connect to the proxy/, 'ECONNREFUSED')
-    await expect(connectTransport({ ...TARGET, proto: 'udp', proxy: http(dead) })).rejects.toThrow(/must use TCP/)
+    await expect(connectTransport({ ...TARGET, proto: 'udp', proxy: http(dead) })).rejects.toThrow(/an HTTP proxy carries only TCP/)
   })
 })
 
