@@ -31,10 +31,12 @@ export function ttyPrompt(input: PromptInput, output: PromptOutput): PromptFn | 
 
   const ask = (req: PromptRequest): Promise<string> =>
     new Promise<string>((resolve, reject) => {
-      output.write(`${req.message} `)
       let answer = ''
       const wasRaw = input.isRaw ?? false
+      // echo off before the question is shown (as getpass(3)): whatever is typed once it is
+      // visible must never reach the terminal's own echo
       input.setRawMode!(true)
+      output.write(`${req.message} `)
       const finish = (err?: Error) => {
         input.off('data', onData)
         input.setRawMode!(wasRaw)

@@ -1,5 +1,5 @@
 // The tunnel itself through a proxy (openvpn(8) --http-proxy / --socks-proxy), end to end: a real
-// `openvpn` 2.6 TLS server over TCP in the vpn namespace of a vpn-lan topology (HTTP + dnsmasq
+// `openvpn` 2.6 TLS server (TCP, and one over UDP) in the vpn namespace of a vpn-lan topology (HTTP + dnsmasq
 // behind it), and the built CLI whose .ovpn names the server only as `vpn.bxp.invalid` — a name
 // nobody resolves except burrow's own proxy server (src/proxy, DirectDialer under a dialer that
 // maps that one name to the server and records every connect), listening on loopback in the root
@@ -7,7 +7,9 @@
 // server's name arrived unresolved. Runs: HTTP CONNECT with Basic auth (auth-user-pass from a
 // file), and SOCKS5 with RFC 1929 username/password where the CLI runs on a pseudo-terminal
 // (script(1)) and the VPN username/password are typed at its prompts — the server's
-// auth-user-pass-verify script accepts them. Each run moves a body sha256-exact by name.
+// auth-user-pass-verify script accepts them; then a UDP server reached through the same SOCKS5
+// proxy's UDP ASSOCIATE relay (every datagram addressed to the server by name). Each run moves a
+// body sha256-exact by name; a wrong proxy password ends the CLI with a clear error.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
@@ -37,18 +39,37 @@ class RecordingDialer implements Dialer {
     this.connects.push(`${host}:${port}`)
     return this.direct.connect(this.names[host] ?? host, port, signal)
   }
-  openUdp(): Promise<UdpFlow> {
-    return this.direct.openUdp()
+  /** UDP flows (SOCKS5 UDP ASSOCIATE relays): datagrams to the known name go to its address. */
+  readonly udpSends: string[] = []
+  async openUdp(): Promise<UdpFlow> {
+    const flow = await this.direct.openUdp()
+    const names = this.names
+    const sends = this.udpSends
+    return {
+      send(data, host, port) {
+        if (sends.length < 1000) sends.push(`${host}:${port}`)
+        flow.send(data, names[host] ?? host, port)
+      },
+      get onMessage() {
+        return flow.onMessage
+      },
+      set onMessage(fn) {
+        flow.onMessage = fn
+      },
+      close: () => flow.close(),
+    }
   }
 }
 
 let env: VpnLan | undefined
 let pki: TlsPki
 let server: TlsServer | undefined
+let udpServer: TlsServer | undefined
 let dialer: RecordingDialer
 let proxy: ProxyServer | undefined
 let proxyPort = 0
 const VARIANT: TlsVariant = { name: 'tls-crypt tcp via proxy', proto: 'tcp', wrap: 'tls-crypt', userPass: true }
+const UDP_VARIANT: TlsVariant = { name: 'tls-crypt udp via socks', proto: 'udp', wrap: 'tls-crypt' }
 
 beforeAll(async () => {
   if (skip) return
@@ -58,6 +79,7 @@ beforeAll(async () => {
   mkdirSync(dir)
   pki = makeTlsPki(dir, PREFIX)
   server = await startTlsServer({ env, pki, variant: VARIANT, slot: 0, port: 1443, prefix: PREFIX })
+  udpServer = await startTlsServer({ env, pki, variant: UDP_VARIANT, slot: 1, port: 1194, prefix: PREFIX })
   dialer = new RecordingDialer({ [SERVER_NAME]: env.serverIp })
   // one listener, HTTP and SOCKS5, both requiring the proxy login (Basic / RFC 1929)
   proxy = new ProxyServer({ host: '127.0.0.1', port: 0, dialer, auth: { username: PROXY_USER, password: PROXY_PASS }, protocols: { http: true, socks5: true, socks4: false } })
@@ -67,16 +89,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy?.close()
   await server?.stop()
+  await udpServer?.stop()
   await env?.destroy()
 })
 
 /** The admin-exported client .ovpn, pointed at the server by a name only the proxy knows, plus `lines`. */
-function config(name: string, lines: string[], authFile?: string): string {
+function config(name: string, lines: string[], authFile?: string, s: TlsServer = server!, variant: TlsVariant = VARIANT): string {
   const e = env!
-  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, authFile, extraLines: lines })
-  const remote = `remote ${e.serverIp} ${server!.port}`
+  const text = clientOvpnText({ env: e, pki, variant, port: s.port, authFile, extraLines: lines })
+  const remote = `remote ${e.serverIp} ${s.port}`
   expect(text).toContain(remote)
-  return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${server!.port}`))
+  return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${s.port}`))
 }
 
 async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string): Promise<void> {
@@ -90,7 +113,7 @@ async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string
   expect(r.sha256).toBe(patternSha256(SIZE, seed))
 }
 
-describe.skipIf(skip !== null)('OpenVPN TLS over TCP through a proxy (CLI, real openvpn 2.6)', () => {
+describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS5 CONNECT, SOCKS5 UDP (CLI, real openvpn 2.6)', () => {
   it('the server name alone does not resolve from here (so only the proxy can reach the server)', async () => {
     const { lookup } = await import('node:dns/promises')
     await expect(lookup(SERVER_NAME)).rejects.toThrow()
@@ -150,6 +173,32 @@ describe.skipIf(skip !== null)('OpenVPN TLS over TCP through a proxy (CLI, real 
       proc.child.stdin!.write('\u0003')
       await proc.waitFor(/SIGINT: shutting down/, 5000).catch(() => {})
       await proc.kill()
+    }
+  }, 120_000)
+
+  it('socks-proxy with proto udp (SOCKS5 UDP ASSOCIATE through the relay): 8 MB sha256-exact', async () => {
+    const e = env!
+    writeFileSync(join(e.tmp, 'socks-udp.auth'), `${PROXY_USER}\n${PROXY_PASS}\n`, { mode: 0o600 })
+    const cfg = config('socks-udp.ovpn', [`socks-proxy 127.0.0.1 ${proxyPort} socks-udp.auth`], undefined, udpServer!, UDP_VARIANT)
+    const sendsBefore = dialer.udpSends.length
+    const connectsBefore = dialer.connects.length
+    const cli = await startCli(cfg)
+    try {
+      const up = (await cli.proc.waitFor(/burrow-proxy: up: [^\n]*/, 10_000))[0]
+      expect(up).toContain(`routes ${e.lan4.cidr}`)
+      await fetchThrough(cli, 'socks', 'bxp-udp')
+      // every datagram went through the relay, addressed to the server by name; no TCP connect
+      const sends = dialer.udpSends.slice(sendsBefore)
+      expect(sends.length).toBeGreaterThan(100)
+      expect(new Set(sends)).toEqual(new Set([`${SERVER_NAME}:${udpServer!.port}`]))
+      expect(dialer.connects.length).toBe(connectsBefore)
+      expect(cli.output()).toMatch(new RegExp(`via socks-proxy 127\\.0\\.0\\.1:${proxyPort} \\(relay 127\\.0\\.0\\.1:\\d+\\)`))
+      expect(udpServer!.proc.output()).not.toMatch(/AEAD Decrypt error|Authenticate\/Decrypt packet error|bad packet ID/)
+    } catch (err) {
+      console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${udpServer!.proc.output().slice(-3000)}`)
+      throw err
+    } finally {
+      await cli.stop()
     }
   }, 120_000)
 
