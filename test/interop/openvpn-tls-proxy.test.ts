@@ -9,12 +9,13 @@
 // (script(1)) and the VPN username/password are typed at its prompts — the server's
 // auth-user-pass-verify script accepts them; then a UDP server reached through the same SOCKS5
 // proxy's UDP ASSOCIATE relay (every datagram addressed to the server by name). Each run moves a
-// body sha256-exact by name; a wrong proxy password ends the CLI with a clear error.
-import { mkdirSync, writeFileSync } from 'node:fs'
+// body sha256-exact by name; an encrypted <key> whose askpass passphrase and an http-proxy login
+// (authfile stdin) are typed at the prompts; a wrong proxy password ends the CLI with a clear error.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { interopSkipReason, startProc } from '../harness/netns.js'
+import { interopSkipReason, run, startProc, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
 import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
 import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
@@ -102,6 +103,27 @@ function config(name: string, lines: string[], authFile?: string, s: TlsServer =
   return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${s.port}`))
 }
 
+/** The built CLI on a pseudo-terminal (util-linux script), serving both proxies on free ports. */
+function startCliOnPty(cfg: string): Proc {
+  const cmd = `'${process.execPath}' '${cliPath()}' --config '${cfg}' --http 127.0.0.1:0 --socks 127.0.0.1:0`
+  return startProc('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } })
+}
+
+/** Type each answer once its prompt is the last thing on the terminal, as a user would. */
+async function answer(proc: Proc, qa: [RegExp, string][]): Promise<void> {
+  for (const [re, text] of qa) {
+    await proc.waitFor(re, 10_000)
+    proc.child.stdin!.write(`${text}\r`)
+  }
+}
+
+/** Ctrl-C on the terminal: the CLI shuts down as on SIGINT. */
+async function stopOnPty(proc: Proc): Promise<void> {
+  proc.child.stdin!.write('\u0003')
+  await proc.waitFor(/SIGINT: shutting down/, 5000).catch(() => {})
+  await proc.kill()
+}
+
 async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string): Promise<void> {
   const e = env!
   const url = `http://${e.dnsName}:${e.httpPort}/bytes?n=${SIZE}&seed=${seed}`
@@ -150,15 +172,13 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
     const cfg = config('socks-proxy.ovpn', [`socks-proxy 127.0.0.1 ${proxyPort} socks.auth`, 'auth-user-pass'])
     const before = dialer.connects.length
     const serverFrom = server!.proc.output().length
-    const cmd = `'${process.execPath}' '${cliPath()}' --config '${cfg}' --http 127.0.0.1:0 --socks 127.0.0.1:0`
-    const proc = startProc('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } })
-    let cli: CliSession | undefined
+    const proc = startCliOnPty(cfg)
     try {
-      await proc.waitFor(/Enter Auth Username: $/, 10_000)
-      proc.child.stdin!.write(`${pki.user}\r`)
-      await proc.waitFor(/Enter Auth Password: $/, 10_000)
-      proc.child.stdin!.write(`${pki.pass}\r`)
-      cli = await cliSession(proc, 30_000)
+      await answer(proc, [
+        [/Enter Auth Username: $/, pki.user],
+        [/Enter Auth Password: $/, pki.pass],
+      ])
+      const cli = await cliSession(proc, 30_000)
       expect(proc.output()).toContain(`Enter Auth Username: ${pki.user}`)
       expect(proc.output()).not.toContain(pki.pass)
       expect(server!.proc.output().slice(serverFrom)).toMatch(/TLS: Username\/Password authentication succeeded for username 'alice'/)
@@ -169,10 +189,38 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       console.log(`CLI output:\n${proc.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
       throw err
     } finally {
-      // Ctrl-C on the terminal: the CLI shuts down as on SIGINT
-      proc.child.stdin!.write('\u0003')
-      await proc.waitFor(/SIGINT: shutting down/, 5000).catch(() => {})
-      await proc.kill()
+      await stopOnPty(proc)
+    }
+  }, 120_000)
+
+  it('askpass typed at the prompt (encrypted <key>) and http-proxy login typed too (authfile stdin)', async () => {
+    const e = env!
+    const passphrase = 'key pass 42'
+    const encKey = run('openssl', ['pkey', '-in', join(pki.dir, 'client.key'), '-aes-256-cbc', '-passout', `pass:${passphrase}`])
+    expect(encKey).toContain('ENCRYPTED PRIVATE KEY')
+    writeFileSync(join(e.tmp, 'vpn3.auth'), `${pki.user}\n${pki.pass}\n`, { mode: 0o600 })
+    const plain = config('askpass-plain.ovpn', [`http-proxy 127.0.0.1 ${proxyPort} stdin basic`, 'askpass'], 'vpn3.auth')
+    const cfg = writeClientOvpn(e.tmp, 'askpass.ovpn', readFileSync(plain, 'utf8').replace(pki.clientKey.trim(), encKey.trim()))
+    expect(readFileSync(cfg, 'utf8')).not.toContain(pki.clientKey.trim())
+    const before = dialer.connects.length
+    const proc = startCliOnPty(cfg)
+    try {
+      await answer(proc, [
+        [/Enter Private Key Password: $/, passphrase],
+        [/Enter HTTP Proxy Username: $/, PROXY_USER],
+        [/Enter HTTP Proxy Password: $/, PROXY_PASS],
+      ])
+      const cli = await cliSession(proc, 30_000)
+      expect(proc.output()).toContain(`Enter HTTP Proxy Username: ${PROXY_USER}`)
+      expect(proc.output()).not.toContain(passphrase)
+      expect(proc.output()).not.toContain(PROXY_PASS)
+      await fetchThrough(cli, 'http', 'bxp-askpass')
+      expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
+    } catch (err) {
+      console.log(`CLI output:\n${proc.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      throw err
+    } finally {
+      await stopOnPty(proc)
     }
   }, 120_000)
 
