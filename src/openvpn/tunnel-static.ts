@@ -10,7 +10,7 @@ import { BurrowError, ErrorCode } from '../core/errors.js'
 import { silentLogger, type Logger } from '../core/log.js'
 import type { Cidr, Transport, Tunnel, TunnelEvent, TunnelInfo } from '../tunnel/types.js'
 import { connectTransport } from '../transport/connect.js'
-import type { ProxySpec } from '../transport/via-proxy.js'
+import { describeProxy, type ProxySpec } from '../transport/via-proxy.js'
 import { isListenTransport, listenTransport, type ListenTransportOptions } from '../transport/listen.js'
 import { OccOp, PING_MAGIC, buildOcc, isPing, occOpcode, occOptionsString } from './occ.js'
 import { PacketIdSend } from './packet-id.js'
@@ -224,7 +224,9 @@ export class OpenVpnStaticTunnel implements Tunnel {
       dns: p.dns ?? [],
       searchDomains: p.searchDomains ?? [],
       mtu: this.mtu,
-      description: r ? `openvpn static-key ${this.role === 'server' ? 'listen ' : ''}${r.proto} ${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}` : 'openvpn static-key',
+      description: r
+        ? `openvpn static-key ${this.role === 'server' ? 'listen ' : ''}${r.proto} ${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}${this.params.proxy && this.role !== 'server' ? ` via ${describeProxy(this.params.proxy)}` : ''}`
+        : 'openvpn static-key',
     }
   }
 
