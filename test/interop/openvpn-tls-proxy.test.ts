@@ -19,7 +19,7 @@ import { interopSkipReason, run, startProc, type Proc } from '../harness/netns.j
 import { patternSha256 } from '../harness/pattern.js'
 import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
 import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
-import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
+import { clientOvpnText, makeTlsPki, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 import { ProxyServer } from '../../src/proxy/server.js'
 import { DirectDialer, type Dialer, type UdpFlow } from '../../src/proxy/dialer.js'
 
@@ -142,7 +142,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
     await env!.assertIsolated()
   })
 
-  it('http-proxy with Basic auth (authfile), auth-user-pass from a file: 8 MB sha256-exact', async () => {
+  it('http-proxy with Basic auth (authfile), auth-user-pass from a file: 8 MB sha256-exact; server restart → reconnect through the proxy', async () => {
     const e = env!
     writeFileSync(join(e.tmp, 'proxy.auth'), `${PROXY_USER}\n${PROXY_PASS}\n`, { mode: 0o600 })
     writeFileSync(join(e.tmp, 'vpn.auth'), `${pki.user}\n${pki.pass}\n`, { mode: 0o600 })
@@ -158,6 +158,14 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       // the proxy was asked for the server by name, exactly once (one TCP connection carries the tunnel)
       expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
       expect(cli.output()).toContain(`via http-proxy 127.0.0.1:${proxyPort}`)
+      // the server dies and comes back: the CLI reconnects by itself, through the proxy again
+      const from = cli.output().length
+      await server!.restart()
+      await waitForOutput(cli.proc, /burrow-proxy: reconnecting/, from, 20_000)
+      await waitForOutput(cli.proc, /burrow-proxy: up: /, from, 60_000)
+      await fetchThrough(cli, 'http', 'bxp-http3')
+      expect(dialer.connects.slice(before).length).toBeGreaterThanOrEqual(2)
+      expect(new Set(dialer.connects.slice(before))).toEqual(new Set([`${SERVER_NAME}:${server!.port}`]))
     } catch (err) {
       console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
       throw err
