@@ -108,6 +108,7 @@ function attempt<T = void>(proxy: ProxySpec, o: Omit<ProxyConnectOptions, 'targe
       o.signal?.removeEventListener('abort', onAbort)
       const leftover = reader.detach()
       if (err) {
+        sock.on('error', () => {}) // nothing may escape from a socket we gave up on
         sock.destroy()
         reject(err instanceof BurrowError ? err : new BurrowError(codeOf(err), `${via}: ${err.message}`, { cause: err }))
       } else resolve({ socket: sock, leftover, via, result })
