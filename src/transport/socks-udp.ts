@@ -104,11 +104,13 @@ export class SocksUdpTransport implements Transport {
     control.on('close', () => lost())
     control.on('error', (e) => lost(e))
     control.resume()
+    if (control.destroyed || control.readableEnded) setImmediate(() => lost())
   }
 
   /** UDP ASSOCIATE through the proxy, then a UDP socket connected to the relay it named. */
   static async connect(proxy: SocksProxySpec, o: SocksUdpConnectOptions): Promise<SocksUdpTransport> {
     const a = await socks5UdpAssociate(proxy, o)
+    a.control.on('error', () => {}) // until the transport listens (a close meanwhile is checked there)
     const fam = isIP(a.relay.host)
     if (!fam) {
       a.control.destroy()
