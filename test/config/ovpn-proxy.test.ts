@@ -73,6 +73,8 @@ describe('http-proxy', () => {
       ],
     })
     expect(parse('http-proxy 10.0.0.1 3128 auto-nct').proxy?.spec).toMatchObject({ authMode: 'auto-nct' })
+    // http-proxy-user-pass FILE overrides the authfile argument
+    expect(parse('http-proxy 10.0.0.1 3128 user-only.auth basic', 'http-proxy-user-pass proxy.auth').proxy).toMatchObject({ spec: { credentials: { username: 'puser', password: 'p ass' } }, ask: undefined })
   })
 
   it('errors name file:line and the directive', () => {
