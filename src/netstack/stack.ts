@@ -18,7 +18,8 @@ import { allocPacket, fragment, MIN_MTU_V4, MIN_MTU_V6, writeIpHeader, type IpHe
 import { keyOfTuple, makeTuple, PortRefs, tupleKey } from './ip/demux.js'
 import { PmtuCache } from './ip/pmtu.js'
 import { Reassembler } from './ip/reassembly.js'
-import type { TcpTuning } from './tcp/config.js'
+import { DEFAULT_TUNING, type TcpTuning } from './tcp/config.js'
+import { RxShare } from './tcp/rcv.js'
 import { TcpEndpoint, TcpState } from './tcp/endpoint.js'
 import { rstForUnmatched } from './tcp/segment.js'
 import { TcpFlag, type FourTuple, type TcpHost, type TcpSegment } from './tcp/types.js'
@@ -123,6 +124,7 @@ export class NetStack implements NetStackApi, UdpSender {
       output: (tuple, seg) => this.outputTcp(tuple, seg),
       random32: () => Math.floor(this.random() * 0x100000000) >>> 0,
       release: (tuple) => this.releaseTcp(tuple),
+      rxShare: new RxShare(this.clock, opts.tcp?.rcvBudget ?? DEFAULT_TUNING.rcvBudget),
     }
     this.link.attach(
       (pkt) => this.rx(pkt),

@@ -208,7 +208,7 @@ export async function dnsLookupA(host: string, port: number, name: string, timeo
 const GC_PROBE = `process.on('SIGUSR2', () => {
   global.gc(); global.gc()
   const m = process.memoryUsage()
-  console.log('GCSTAT ' + JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, handles: process._getActiveHandles().length }))
+  console.log('GCSTAT ' + JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, handles: process._getActiveHandles().length, spaces: Object.fromEntries(require('v8').getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size])) }))
 })
 `
 
@@ -230,6 +230,8 @@ export interface GcStat {
   external: number
   arrayBuffers: number
   handles: number
+  /** V8 heap spaces: name → committed size in bytes. */
+  spaces: Record<string, number>
 }
 
 /** Signal a process started with gcProbeNodeOptions() and wait for its next GCSTAT line. */

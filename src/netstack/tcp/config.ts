@@ -19,6 +19,13 @@ export interface TcpTuning {
   rcvBufInitial: number
   /** Autotuning ceiling (default 6 MiB, like Linux tcp_rmem[2]). */
   rcvBufMax: number
+  /**
+   * Receive window shared by the connections of a stack that are receiving (default 2 MiB, about
+   * what a 4 MiB UDP socket buffer holds in tunnel datagrams): while several receive at once,
+   * each window is capped at rcvBudget / receiving, never below 4 KiB; one alone is not capped.
+   * Stack-wide: read from the stack's tuning, not per connection. See RxShare in rcv.ts.
+   */
+  rcvBudget: number
   /** Initial congestion window in segments (RFC 6928): 10. */
   initialCwnd: number
   /** Congestion control; see DEFAULT_TUNING for the choice of default. */
@@ -58,6 +65,7 @@ export const DEFAULT_TUNING: Readonly<TcpTuning> = Object.freeze({
   sndBufMax: 16 * 1024 * 1024,
   rcvBufInitial: 256 * 1024,
   rcvBufMax: 6 * 1024 * 1024,
+  rcvBudget: 2 * 1024 * 1024,
   initialCwnd: 10,
   // BBR by default (as on the Linux hosts we compare against). Measured in the FakeClock sims
   // (test/sim/bbr.test.ts, two-stacks.test.ts): 50 ms RTT + 1 % random loss at 100 Mbit/s, BBR

@@ -145,6 +145,7 @@ export class TcpEndpoint implements TcpConn {
     this.snd.noDelay = t.noDelay
     this.snd.pacingBurstMs = t.pacingBurstMs
     this.rcv = new Receiver(t.rcvBufInitial, t.rcvBufMax, t.maxOooSegments)
+    this.rcv.share = host.rxShare ?? null
     this.tsOffset = host.random32() >>> 0
     this.keepIdle = t.keepAliveIdleMs
     const clock = host.clock
@@ -596,6 +597,7 @@ export class TcpEndpoint implements TcpConn {
   /** @internal enter TIME-WAIT (RFC 9293 §3.10.7.4): the app sees close now, release after 2·MSL */
   enterTimeWait(now: number): void {
     this.st = TcpState.TIME_WAIT
+    this.rcv.detach()
     this.rtxTimer.clear()
     this.persistTimer.clear()
     this.keepTimer.clear()
@@ -614,6 +616,7 @@ export class TcpEndpoint implements TcpConn {
     if (this.isClosed()) return
     const wasTw = this.st === TcpState.TIME_WAIT
     this.st = TcpState.CLOSED
+    this.rcv.detach()
     for (const t of [this.rtxTimer, this.delackTimer, this.persistTimer, this.keepTimer, this.twTimer, this.pacingTimer]) t.dispose()
     if (err) this.closeErr = err
     if (abort) this.aborted = true

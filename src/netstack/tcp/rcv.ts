@@ -3,7 +3,8 @@
 // data goes to the reassembly buffer, the advertised window never shrinks (§3.8.6.2.2 receiver SWS
 // avoidance), delayed ACK every second full-sized segment (RFC 1122 §4.2.3.2, RFC 5681 §4.2),
 // immediate ACK for out-of-order data and gap fills (RFC 5681 §4.2), and receive-buffer
-// autotuning from the throughput measured per RTT (dynamic right-sizing, as Linux does).
+// autotuning from the throughput measured per RTT (dynamic right-sizing, as Linux does), bounded
+// by a stack-wide budget shared by all connections (RxShare, Linux's tcp_mem pressure in spirit).
 import { Reassembly } from './reassembly.js'
 import { SackGenerator } from './sack.js'
 import { seqAdd, seqDiff, seqGt, seqLt } from './seq.js'
@@ -15,6 +16,56 @@ export const RxResult = {
   OUT_OF_ORDER: 2,
 } as const
 export type RxResult = (typeof RxResult)[keyof typeof RxResult]
+
+/** A connection counts as receiving for this long after its last data. */
+const IDLE_AFTER_MS = 1000
+
+/**
+ * Receive memory shared by the connections of one stack. While more than one connection is
+ * receiving (data within the last second), each one's window is capped at budget / receiving,
+ * never below `floor`. Without it, hundreds of flows each opening a 256 KiB window let the peers
+ * put far more in flight than the tunnel's UDP socket buffer holds: the excess is dropped there,
+ * and the senders see heavy loss instead of flow control. A flow receiving alone keeps its full
+ * autotuned window, and idle connections (a proxy's keep-alive pool) take no share.
+ */
+export class RxShare {
+  private readonly receiving = new Set<Receiver>()
+  private sweptAt = 0
+
+  constructor(
+    readonly clock: { now(): number },
+    readonly budget: number,
+    readonly floor: number = 4 * 1024,
+  ) {}
+
+  /** Receivers that got data within the last second. */
+  get active(): number {
+    this.sweep(this.clock.now())
+    return this.receiving.size
+  }
+
+  /** r received data at `now`. */
+  note(r: Receiver, now: number): void {
+    r.lastDataAt = now
+    this.receiving.add(r)
+  }
+
+  forget(r: Receiver): void {
+    this.receiving.delete(r)
+  }
+
+  perConn(): number {
+    const n = this.active
+    if (n <= 1) return Infinity
+    return Math.max(this.floor, Math.floor(this.budget / n))
+  }
+
+  private sweep(now: number): void {
+    if (now - this.sweptAt < 250) return
+    this.sweptAt = now
+    for (const r of this.receiving) if (now - r.lastDataAt > IDLE_AFTER_MS) this.receiving.delete(r)
+  }
+}
 
 export class Receiver {
   irs = 0
@@ -51,6 +102,10 @@ export class Receiver {
   private spaceConsumed = 0
   private space = 0
   consumed = 0
+  /** Stack-wide budget this receiver draws from (null: only its own buffer limits it). */
+  share: RxShare | null = null
+  /** When data last arrived (RxShare's notion of "receiving"). */
+  lastDataAt = 0
 
   constructor(bufInitial: number, bufMax: number, maxOooSegments: number) {
     this.buf = bufInitial
@@ -62,6 +117,16 @@ export class Receiver {
     this.irs = irs
     this.nxt = seqAdd(irs, 1)
     this.advRight = this.nxt
+  }
+
+  /** Stop counting against the shared budget (TIME-WAIT or CLOSED). */
+  detach(): void {
+    this.share?.forget(this)
+  }
+
+  /** Buffer space this connection may offer now: its own buffer, capped by its share. */
+  get cap(): number {
+    return this.share ? Math.min(this.buf, this.share.perConn()) : this.buf
   }
 
   /** Advertised window right now (bytes beyond RCV.NXT the peer may send). */
@@ -102,6 +167,7 @@ export class Receiver {
       }
     }
     if (len > this.rcvMss) this.rcvMss = len
+    if (len > 0 && this.share) this.share.note(this, now)
     if (fin) this.finSeq = seqAdd(seq, len)
     if (seq !== this.nxt) {
       if (len === 0) return fin ? RxResult.OUT_OF_ORDER : RxResult.DUP
@@ -171,11 +237,12 @@ export class Receiver {
    * avoidance), updating advRight.
    */
   windowField(mss: number): number {
-    const free = Math.max(0, this.buf - this.queued)
+    const cap = this.cap
+    const free = Math.max(0, cap - this.queued)
     let right = seqAdd(this.nxt, free)
     const cur = seqDiff(this.advRight, this.nxt)
     if (seqLt(right, this.advRight)) right = this.advRight
-    else if (seqDiff(right, this.advRight) < Math.min(this.buf >>> 1, mss)) right = this.advRight // receiver SWS avoidance
+    else if (seqDiff(right, this.advRight) < Math.min(cap >>> 1, mss)) right = this.advRight // receiver SWS avoidance
     let win = Math.max(0, seqDiff(right, this.nxt))
     let field = Math.floor(win / 2 ** this.scale)
     if (field > 65535) field = 65535
@@ -188,7 +255,7 @@ export class Receiver {
 
   /** Window field for SYN / SYN-ACK (unscaled, RFC 7323 §2.2). */
   synWindow(): number {
-    const w = Math.min(65535, this.buf)
+    const w = Math.min(65535, this.cap)
     this.advRight = seqAdd(this.nxt, w)
     return w
   }
@@ -196,7 +263,7 @@ export class Receiver {
   /** The window we could advertise now versus what the peer knows: worth a window update? */
   wantsWindowUpdate(mss: number): boolean {
     const cur = this.wnd
-    const potential = Math.min(this.buf - this.queued, 65535 * 2 ** this.scale)
+    const potential = Math.min(this.cap - this.queued, 65535 * 2 ** this.scale)
     return potential - cur >= Math.max(mss, 1) && potential >= 2 * cur
   }
 

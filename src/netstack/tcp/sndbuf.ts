@@ -3,6 +3,10 @@
 // the rare segment that straddles two blocks). Positions are 53-bit stream offsets, so the
 // mod-2^32 sequence space is only converted at the edges (see snd.ts).
 
+// Blocks start small and double up to BLOCK: a connection that only ever sends a request line
+// keeps 16 KiB, not 256 KiB, per connection (with hundreds of flows that is most of the
+// process's memory, and freed large blocks fragment the allocator's heap).
+const FIRST_BLOCK = 16 * 1024
 const BLOCK = 256 * 1024
 
 export class SendBuffer {
@@ -25,7 +29,8 @@ export class SendBuffer {
     while (src < b.length) {
       const last = this.blocks.length - 1
       if (last < this.head || this.fills[last] === this.blocks[last].length) {
-        this.blocks.push(new Uint8Array(Math.max(BLOCK, Math.min(b.length - src, 4 * BLOCK))))
+        const grown = Math.min(BLOCK, Math.max(FIRST_BLOCK, 2 * (this.blocks[last]?.length ?? 0)))
+        this.blocks.push(new Uint8Array(Math.max(grown, Math.min(b.length - src, 4 * BLOCK))))
         this.starts.push(this.end)
         this.fills.push(0)
         continue

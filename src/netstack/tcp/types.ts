@@ -3,6 +3,7 @@
 // wire/tcp.ts) and the engine hands TcpSegment objects back through TcpHost.output().
 import type { Clock } from '../../core/clock.js'
 import type { Counters } from '../../core/counters.js'
+import type { RxShare } from './rcv.js'
 
 export const TcpFlag = {
   FIN: 0x01,
@@ -69,4 +70,6 @@ export interface TcpHost {
   random32(): number
   /** The endpoint reached CLOSED (after TIME-WAIT if any): remove it from the demux table. */
   release(tuple: FourTuple): void
+  /** Receive memory shared by the host's connections (optional: unbounded per-connection windows). */
+  readonly rxShare?: RxShare
 }
