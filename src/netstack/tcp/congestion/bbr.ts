@@ -6,6 +6,11 @@
 // Losses do not reduce the model; during recovery the window follows packet conservation for one
 // round (draft §4.2.3.4 "Modulating cwnd in loss recovery") and is restored afterwards.
 // Rate samples come from rate.ts (draft-cheng-iccrg-delivery-rate-estimation).
+// ACK aggregation (draft-cardwell-iccrg-bbr-congestion-control-02 §4.6.4.3, "extra_acked"): a
+// user-space stack takes ACKs in batches, one per event-loop turn, so the data acknowledged in a
+// burst exceeds what BtlBw × elapsed predicts; the largest such excess over the last 10 rounds is
+// added to the window (capped at 100 ms of BtlBw and at cwnd) so the sender keeps sending between
+// batches instead of idling on a window sized for a perfectly smooth ACK clock.
 import type { CongestionControl } from './types.js'
 import type { RateSample } from '../rate.js'
 
@@ -20,6 +25,10 @@ const PROBE_RTT_MS = 200
 const MIN_PIPE_SEGMENTS = 4
 const FULL_BW_THRESH = 1.25
 const FULL_BW_ROUNDS = 3
+/** Rounds per slot of the two-slot extra_acked max filter (10 rounds in all). */
+const EXTRA_ACKED_WIN_ROUNDS = 5
+/** Cap on the aggregation allowance: this many ms at BtlBw. */
+const EXTRA_ACKED_MAX_MS = 100
 
 export class Bbr implements CongestionControl {
   readonly name = 'bbr'
@@ -53,6 +62,12 @@ export class Bbr implements CongestionControl {
   private conservationEndRound = 0
   private inLossRecovery = false
   private rtoReset = false
+  // ACK aggregation estimate
+  private ackEpochAt = 0
+  private ackEpochAcked = 0
+  private readonly extraAcked = [0, 0]
+  private extraAckedIdx = 0
+  private extraAckedRounds = 0
 
   constructor(mss: number, initialCwndSegments: number) {
     this.mss = mss
@@ -115,7 +130,32 @@ export class Bbr implements CongestionControl {
 
   private targetCwnd(gain: number): number {
     // + a quantum of 3 segments for delayed / stretched ACKs and pacing granularity
-    return Math.max(this.bdp(gain) + 3 * this.mss, MIN_PIPE_SEGMENTS * this.mss)
+    return Math.max(this.bdp(gain) + 3 * this.mss + this.aggregationCwnd(), MIN_PIPE_SEGMENTS * this.mss)
+  }
+
+  /** Window allowance for ACKs that arrive in bursts (0 until the pipe is full). */
+  aggregationCwnd(): number {
+    if (!this.filledPipe || this.btlBw === 0) return 0
+    return Math.min(Math.max(this.extraAcked[0], this.extraAcked[1]), this.btlBw * EXTRA_ACKED_MAX_MS)
+  }
+
+  private updateAckAggregation(acked: number, now: number): void {
+    if (acked <= 0 || this.btlBw === 0) return
+    if (this.roundStart && ++this.extraAckedRounds >= EXTRA_ACKED_WIN_ROUNDS) {
+      this.extraAckedRounds = 0
+      this.extraAckedIdx ^= 1
+      this.extraAcked[this.extraAckedIdx] = 0
+    }
+    let expected = this.btlBw * (now - this.ackEpochAt)
+    // ACKs no faster than the model predicts start a new epoch
+    if (this.ackEpochAcked <= expected) {
+      this.ackEpochAcked = 0
+      this.ackEpochAt = now
+      expected = 0
+    }
+    this.ackEpochAcked += acked
+    const extra = Math.min(this.ackEpochAcked - expected, this.cwnd)
+    if (extra > this.extraAcked[this.extraAckedIdx]) this.extraAcked[this.extraAckedIdx] = extra
   }
 
   onRateSample(rs: RateSample, inflight: number, delivered: number, now: number, inRecovery: boolean): void {
@@ -128,6 +168,7 @@ export class Bbr implements CongestionControl {
     } else this.roundStart = false
     // BtlBw max filter
     if (rs.deliveryRate > 0 && (rs.deliveryRate >= this.btlBw || !rs.isAppLimited)) this.updateBw(rs.deliveryRate)
+    this.updateAckAggregation(rs.newlyDelivered, now)
     if (this.mode === BbrMode.PROBE_BW) this.checkCyclePhase(inflight, now)
     this.checkFullPipe(rs)
     this.checkDrain(inflight, now)
