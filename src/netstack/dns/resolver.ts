@@ -108,6 +108,8 @@ export class DnsResolver implements Resolver {
   private edns: number
   private readonly cache = new Map<string, { expires: number; outcome: Outcome }>()
   private readonly inflight = new Map<string, Promise<Outcome>>()
+  /** The try each outstanding query is waiting on: relinked() sends it again (see there). */
+  private readonly outstanding = new Set<() => void>()
 
   constructor(private readonly opts: DnsResolverOptions) {
     this.servers = []
@@ -175,6 +177,21 @@ export class DnsResolver implements Resolver {
   /** Forget every cached answer. */
   clearCache(): void {
     this.cache.clear()
+  }
+
+  /**
+   * The link is back after an outage (the tunnel's 'up' after 'reconnecting'): whatever the
+   * outstanding queries sent meanwhile was lost. Each one's current try is sent again at once (a
+   * UDP query as the same datagram from the same socket, so exactly one ID and question still
+   * match; a TCP query on a new connection with a new ID) and gets a full `timeoutMs` window from
+   * now. The resend is not a new try: the retry schedule is not lengthened and no timeout is
+   * counted for it. A try is resent at most once, so a flapping link cannot keep a query alive
+   * beyond twice its schedule. Returns how many tries were resent.
+   */
+  relinked(): number {
+    const tries = [...this.outstanding]
+    for (const again of tries) again()
+    return tries.length
   }
 
   /** Names to try, in order (resolv.conf semantics). */
@@ -288,14 +305,28 @@ export class DnsResolver implements Resolver {
         if (done) return
         done = true
         cancel()
+        this.outstanding.delete(again)
         sock.onMessage = null
         sock.onError = null
         sock.close()
         resolve(r)
       }
-      const cancel = this.clock.schedule(this.clock.now() + this.timeoutMs, () =>
-        finish({ kind: 'fail', timeout: true, reason: `no answer from ${srv.address}` }),
-      )
+      const arm = () =>
+        this.clock.schedule(this.clock.now() + this.timeoutMs, () => finish({ kind: 'fail', timeout: true, reason: `no answer from ${srv.address}` }))
+      let cancel = arm()
+      const send = () => {
+        // a datagram the link could not take is as good as lost: the timeout moves on
+        if (!sock.send(q, srv.address, srv.port)) this.counters.inc('dns.send_failed')
+      }
+      const again = () => {
+        this.outstanding.delete(again)
+        if (done) return
+        cancel()
+        this.counters.inc('dns.relink_resend')
+        cancel = arm()
+        send()
+      }
+      this.outstanding.add(again)
       sock.onMessage = (data, from) => {
         if (from.port !== srv.port || !sameAddress(from.address, srv.address)) {
           this.counters.inc('dns.wrong_source')
@@ -308,74 +339,96 @@ export class DnsResolver implements Resolver {
         if (from && (from.port !== srv.port || !sameAddress(from.address, srv.address))) return
         finish({ kind: 'fail', timeout: false, reason: `${srv.address}: ${err.message}` })
       }
-      // a datagram the link could not take is as good as lost: the timeout moves on
-      if (!sock.send(q, srv.address, srv.port)) this.counters.inc('dns.send_failed')
+      send()
     })
   }
 
   private tryTcp(srv: Server, name: string, type: number): Promise<TryResult> {
-    const id = this.random16()
-    const q = encodeQuery(id, name, type)
-    if (!q) return Promise.resolve({ kind: 'nxdomain', ttlSec: undefined })
-    const qname = parseDnsMessage(q)!.questions[0].name
-    this.counters.inc('dns.tcp_query')
+    if (!encodeQuery(0, name, type)) return Promise.resolve({ kind: 'nxdomain', ttlSec: undefined })
     return new Promise((resolve) => {
       let done = false
       let conn: TcpConn | null = null
+      /** Bumped by a relink: callbacks of a superseded connection are ignored. */
+      let gen = 0
+      const release = (c: TcpConn, graceful: boolean) => {
+        c.onData = null
+        c.onEnd = null
+        c.onDrain = null
+        c.onClose = null
+        if (graceful) c.end()
+        else c.destroy()
+      }
       const finish = (r: TryResult) => {
         if (done) return
         done = true
         cancel()
-        if (conn) {
-          const c = conn
-          c.onData = null
-          c.onEnd = null
-          c.onDrain = null
-          c.onClose = null
-          if (r.kind === 'fail') c.destroy()
-          else c.end()
-        }
+        this.outstanding.delete(again)
+        if (conn) release(conn, r.kind !== 'fail')
+        conn = null
         resolve(r)
       }
-      const cancel = this.clock.schedule(this.clock.now() + this.timeoutMs, () =>
-        finish({ kind: 'fail', timeout: true, reason: `no TCP answer from ${srv.address}` }),
-      )
-      let buf = new Uint8Array(512)
-      let have = 0
-      this.opts.tcp(srv.address, srv.port).then(
-        (c) => {
-          if (done) {
-            c.destroy()
-            return
-          }
-          conn = c
-          c.onData = (b) => {
-            if (have + b.length > buf.length) {
-              if (have + b.length > MAX_TCP_RESPONSE) {
-                finish({ kind: 'fail', timeout: false, reason: 'oversized TCP answer' })
-                return
-              }
-              const nb = new Uint8Array(Math.min(MAX_TCP_RESPONSE, Math.max(buf.length * 2, have + b.length)))
-              nb.set(buf.subarray(0, have))
-              buf = nb
+      const arm = () =>
+        this.clock.schedule(this.clock.now() + this.timeoutMs, () => finish({ kind: 'fail', timeout: true, reason: `no TCP answer from ${srv.address}` }))
+      let cancel = arm()
+      const dial = () => {
+        const my = ++gen
+        const id = this.random16()
+        const q = encodeQuery(id, name, type)!
+        const qname = parseDnsMessage(q)!.questions[0].name
+        this.counters.inc('dns.tcp_query')
+        let buf = new Uint8Array(512)
+        let have = 0
+        this.opts.tcp(srv.address, srv.port).then(
+          (c) => {
+            if (done || my !== gen) {
+              c.destroy()
+              return
             }
-            buf.set(b, have)
-            have += b.length
-            if (have < 2) return
-            const need = readU16(buf, 0)
-            if (have < 2 + need) return
-            const m = this.matching(buf.subarray(2, 2 + need), id, qname, type)
-            finish(m ? this.classify(m, qname, type, false) : { kind: 'fail', timeout: false, reason: 'bad TCP answer' })
-          }
-          c.onEnd = () => finish({ kind: 'fail', timeout: false, reason: 'TCP closed before the answer' })
-          c.onClose = (err) => finish({ kind: 'fail', timeout: false, reason: err?.message ?? 'TCP closed' })
-          const frame = new Uint8Array(2 + q.length)
-          writeU16(frame, 0, q.length)
-          frame.set(q, 2)
-          c.write(frame)
-        },
-        (err: unknown) => finish({ kind: 'fail', timeout: false, reason: `TCP to ${srv.address}: ${(err as Error)?.message ?? err}` }),
-      )
+            conn = c
+            c.onData = (b) => {
+              if (have + b.length > buf.length) {
+                if (have + b.length > MAX_TCP_RESPONSE) {
+                  finish({ kind: 'fail', timeout: false, reason: 'oversized TCP answer' })
+                  return
+                }
+                const nb = new Uint8Array(Math.min(MAX_TCP_RESPONSE, Math.max(buf.length * 2, have + b.length)))
+                nb.set(buf.subarray(0, have))
+                buf = nb
+              }
+              buf.set(b, have)
+              have += b.length
+              if (have < 2) return
+              const need = readU16(buf, 0)
+              if (have < 2 + need) return
+              const m = this.matching(buf.subarray(2, 2 + need), id, qname, type)
+              finish(m ? this.classify(m, qname, type, false) : { kind: 'fail', timeout: false, reason: 'bad TCP answer' })
+            }
+            c.onEnd = () => finish({ kind: 'fail', timeout: false, reason: 'TCP closed before the answer' })
+            c.onClose = (err) => finish({ kind: 'fail', timeout: false, reason: err?.message ?? 'TCP closed' })
+            const frame = new Uint8Array(2 + q.length)
+            writeU16(frame, 0, q.length)
+            frame.set(q, 2)
+            c.write(frame)
+          },
+          (err: unknown) => {
+            if (my !== gen) return // a superseded connect's failure is not this try's outcome
+            finish({ kind: 'fail', timeout: false, reason: `TCP to ${srv.address}: ${(err as Error)?.message ?? err}` })
+          },
+        )
+      }
+      const again = () => {
+        this.outstanding.delete(again)
+        if (done) return
+        cancel()
+        this.counters.inc('dns.relink_redial')
+        // the old connection (or its pending SYN) was sent into the dead link: start afresh
+        if (conn) release(conn, false)
+        conn = null
+        cancel = arm()
+        dial()
+      }
+      this.outstanding.add(again)
+      dial()
     })
   }
 
