@@ -1,6 +1,7 @@
 // burrow-proxy public API: `import { openTunnel } from 'burrow-proxy'`.
 export { openTunnel, type OpenTunnelOptions, type BurrowTunnel } from './client/open.js'
-export { loadTunnel, detectKind, type TunnelKind } from './client/load-config.js'
+export { loadTunnel, loadTunnelInteractive, detectKind, type TunnelKind } from './client/load-config.js'
+export type { PromptFn, PromptRequest, OvpnSecrets } from './openvpn/credentials.js'
 export { NetstackDialer } from './client/netstack-dialer.js'
 export { NetStack, type NetStackOptions } from './netstack/stack.js'
 export type { NetStackApi, TcpConn, TcpListener, UdpSocket, UdpRemote, Resolver, TcpConnectOptions, ListenTcpOptions } from './netstack/api.js'
