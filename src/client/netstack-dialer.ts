@@ -28,9 +28,11 @@ export class NetstackDialer implements Dialer {
    * The tunnel is back after an outage it detected itself (a tunnel 'up' after 'reconnecting' or
    * 'down': WireGuard re-handshook after KEEPALIVE_TIMEOUT + REKEY_TIMEOUT without replies, or
    * OpenVPN reconnected). SYNs sent during the outage were lost and TCP's backoff would wait up to
-   * 16 s more for the next one: start every pending connect afresh (once per connect).
+   * 16 s more for the next one: start every pending connect afresh (once per connect). DNS
+   * queries sent meanwhile are resent by the resolver likewise.
    */
   relinked(): void {
+    this.stack.resolver.relinked?.()
     for (const redial of [...this.pending]) redial()
   }
 

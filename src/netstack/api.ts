@@ -76,6 +76,8 @@ export interface UdpSocket {
 export interface Resolver {
   /** A/AAAA lookup inside the tunnel. family 0 = both (IPv4 first). Rejects with ENOTFOUND. */
   lookup(name: string, family?: 0 | 4 | 6): Promise<string[]>
+  /** The link is back after an outage: send outstanding queries again now (see DnsResolver). */
+  relinked?(): void
 }
 
 export interface NetStackApi {
