@@ -3,8 +3,9 @@
 // §5), random IDs and source ports with strict response matching (RFC 5452 §9.1), CNAME chains
 // followed inside the answer (RFC 1034 §3.6.2), TTL cache with negative caching (RFC 2308 §5),
 // resolv.conf-style search list and ndots, "localhost" answered locally (RFC 6761 §6.3), EDNS0
-// payload size advertised (RFC 6891). Transport-agnostic: it only sees UdpSocket/TcpConn
-// factories, so it runs over the netstack, a fake in tests, or anything else.
+// payload size advertised (RFC 6891). Queries lost while the tunnel was down are resent as soon
+// as it is back (relinked()). Transport-agnostic: it only sees UdpSocket/TcpConn factories, so it
+// runs over the netstack, a fake in tests, or anything else.
 import { randomInt } from 'node:crypto'
 import { domainToASCII } from 'node:url'
 import { writeU16, readU16 } from '../../core/bytes.js'
