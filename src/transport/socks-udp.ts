@@ -12,12 +12,9 @@ import { isIP } from 'node:net'
 import { asBuffer } from '../core/bytes.js'
 import { Counters } from '../core/counters.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
-import type { Transport } from '../tunnel/types.js'
 import { formatIp, parseIp } from '../netstack/addr.js'
-import { codeOf, growBuffers } from './udp.js'
+import { codeOf, DgramTransport, growBuffers } from './udp.js'
 import { socks5Address, socks5UdpAssociate, type SocksProxySpec } from './via-proxy.js'
-
-const QUEUE_HIGH = 64
 
 export interface SocksUdpHeader {
   frag: number
@@ -56,46 +53,24 @@ export interface SocksUdpConnectOptions {
   timeoutMs?: number
 }
 
-export class SocksUdpTransport implements Transport {
-  readonly description: string
-  readonly counters: Counters
-  private rx: ((msg: Uint8Array) => void) | undefined
-  private onClose: ((err?: Error) => void) | undefined
-  private onDrain: (() => void) | undefined
-  private closed = false
-  private draining = false
+export class SocksUdpTransport extends DgramTransport {
   private readonly header: Buffer
   /** The server's address as the relay reports it (fixed by the first datagram when we sent a name). */
   private peer: string | undefined
 
   private constructor(
-    private readonly sock: UdpSocket,
+    sock: UdpSocket,
     private readonly control: Socket,
     private readonly target: { host: string; port: number },
     description: string,
     counters: Counters,
   ) {
-    this.description = description
-    this.counters = counters
+    super(sock, description, counters, 'socks_udp')
     const addr = socks5Address(target.host, target.port)
     this.header = Buffer.alloc(3 + addr.length)
     this.header.set(addr, 3)
     const ip = isIP(target.host) ? parseIp(target.host) : null
     this.peer = ip ? formatIp(ip) : undefined
-    sock.on('message', (msg) => this.onMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)))
-    sock.on('error', (err) => {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN') {
-        this.counters.inc('socks_udp.icmp_error')
-        return
-      }
-      if (code === 'EMSGSIZE' || code === 'ENOBUFS') {
-        this.counters.inc(code === 'EMSGSIZE' ? 'socks_udp.emsgsize' : 'socks_udp.enobufs')
-        return
-      }
-      this.fail(err)
-    })
-    sock.on('close', () => this.fail())
     // RFC 1928 §7: the association ends with the TCP connection that made it
     const lost = (e?: Error) =>
       this.fail(new BurrowError(e ? codeOf(e) : ErrorCode.ECONNRESET, `${this.description}: the SOCKS5 control connection closed${e ? ` (${e.message})` : ''}; the UDP association is gone`))
@@ -136,7 +111,7 @@ export class SocksUdpTransport implements Transport {
     return new SocksUdpTransport(sock, a.control, t, desc, o.counters ?? new Counters())
   }
 
-  private onMessage(b: Uint8Array): void {
+  protected onDatagram(b: Uint8Array): void {
     const h = parseSocksUdpHeader(b)
     if (!h) {
       this.counters.inc('socks_udp.malformed')
@@ -160,54 +135,11 @@ export class SocksUdpTransport implements Transport {
   }
 
   send(msg: Uint8Array): boolean {
-    if (this.closed) return false
-    this.counters.inc('udp.tx')
-    const parts = [this.header, asBuffer(msg)]
-    try {
-      if (!this.draining && this.sock.getSendQueueCount() < QUEUE_HIGH) {
-        this.sock.send(parts)
-        return true
-      }
-      this.draining = true
-      this.sock.send(parts, this.checkDrain)
-      return false
-    } catch (e) {
-      this.counters.inc('udp.send_error')
-      setImmediate(() => this.fail(e as Error))
-      return false
-    }
+    return this.sendParts([this.header, asBuffer(msg)])
   }
 
-  private readonly checkDrain = (): void => {
-    if (this.draining && !this.closed && this.sock.getSendQueueCount() === 0) {
-      this.draining = false
-      this.onDrain?.()
-    }
-  }
-
-  attach(rx: (msg: Uint8Array) => void, onClose: (err?: Error) => void, onDrain?: () => void): void {
-    this.rx = rx
-    this.onClose = onClose
-    this.onDrain = onDrain
-  }
-
-  close(): void {
-    if (this.closed) return
-    this.closed = true
-    try {
-      this.sock.close()
-    } catch {
-      /* already closed */
-    }
+  override close(): void {
+    super.close()
     this.control.destroy()
-  }
-
-  private fail(err?: Error): void {
-    const wasClosed = this.closed
-    this.close()
-    if (wasClosed) return
-    const cb = this.onClose
-    this.onClose = undefined
-    cb?.(err && !(err instanceof BurrowError) ? new BurrowError(codeOf(err), `${this.description}: ${err.message}`, { cause: err }) : err)
   }
 }
