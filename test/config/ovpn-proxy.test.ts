@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ConfigError } from '../../src/core/errors.js'
 import { parseOvpn } from '../../src/config/ovpn.js'
 import { tlsSettingsFromOvpn } from '../../src/openvpn/tls/options.js'
 import { staticParamsFromConfig } from '../../src/openvpn/tunnel.js'
 import { askSecrets, missingSecrets, type PromptRequest } from '../../src/openvpn/credentials.js'
 import { formatStaticKeyFile } from '../../src/config/static-key-file.js'
+import { catchErr } from './catch-config-error.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'bxp-proxycfg-'))
 writeFileSync(join(dir, 'proxy.auth'), 'puser\np ass\n')
@@ -20,15 +20,6 @@ const file = join(dir, 'c.ovpn')
 const TLS = ['client', 'dev tun', 'proto tcp-client', 'remote vpn.example.test 443', '<ca>', 'CA', '</ca>', '<cert>', 'C', '</cert>', '<key>', 'K', '</key>']
 const parse = (...lines: string[]) => parseOvpn([...TLS, ...lines].join('\n'), { file })
 
-function catchErr(fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return e as ConfigError
-  }
-  throw new Error('expected a ConfigError')
-}
 /** The line number of `line` in TLS + lines (1-based). */
 const lineOf = (n: number) => TLS.length + n
 

@@ -7,6 +7,7 @@ import { ConfigError } from '../../src/core/errors.js'
 import { lexOvpn, tokenizeLine } from '../../src/config/ovpn-lexer.js'
 import { loadOvpnFile, parseOvpn } from '../../src/config/ovpn.js'
 import { formatStaticKeyFile, parseStaticKeyFile } from '../../src/config/static-key-file.js'
+import { catchErr } from './catch-config-error.js'
 
 const KEY = new Uint8Array(256).map((_, i) => (i * 7 + 3) & 0xff)
 const KEYTEXT = formatStaticKeyFile(KEY)
@@ -19,15 +20,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const tok = (s: string) => tokenizeLine(s, 'f.ovpn', 1)
 function cfgText(body: string) {
   return parseOvpn(body, { file: join(dir, 'c.ovpn') })
-}
-function catchErr(fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError)
-    return e as ConfigError
-  }
-  throw new Error('expected a ConfigError')
 }
 const base = 'remote 127.0.0.1 1194\nsecret static.key 1\ncipher AES-256-CBC\n'
 
