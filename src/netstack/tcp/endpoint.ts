@@ -309,6 +309,7 @@ export class TcpEndpoint implements TcpConn {
    * sent once, after every segment that arrived in the same event-loop poll phase was processed
    * (a zero-delay clock callback: setImmediate on the real clock, the same instant on FakeClock),
    * carrying the newest cumulative ACK, window and SACK blocks. Data sent meanwhile carries it.
+   * ACKs that report holes, filled holes or duplicates go out at once (Receiver.ackImmediate).
    */
   private scheduleBurstAck(): void {
     if (this.burstAckScheduled) return
@@ -492,7 +493,7 @@ export class TcpEndpoint implements TcpConn {
     this.armPacer()
     const rcv = this.rcv
     if (rcv.ackNow) {
-      if (this.inBurst) this.scheduleBurstAck()
+      if (this.inBurst && !rcv.ackImmediate) this.scheduleBurstAck()
       else this.sendAck()
     } else if (rcv.ackPending) this.delackTimer.armIfIdle(now + this.tuning.delayedAckMs)
     if (snd.outstanding > 0) {

@@ -70,6 +70,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
       // an old duplicate: report it as a D-SACK (RFC 2883 §4.1)
       if (seg.payload.length > 0 && seqLe(seqAdd(seg.seq, seg.payload.length), rcv.nxt)) {
         rcv.dsack = [seg.seq, seqAdd(seg.seq, seg.payload.length)]
+        rcv.ackImmediate = true
       }
       rcv.ackNow = true
     }
@@ -163,6 +164,7 @@ export function segmentArrives(ep: TcpEndpoint, seg: TcpSegment, now: number): v
       if (res === RxResult.DUP) {
         ep.host.counters.inc('tcp.dup_data')
         rcv.ackNow = true
+        rcv.ackImmediate = true
       }
       if (rcv.drops) {
         ep.host.counters.inc('tcp.rcv_dropped', rcv.drops)

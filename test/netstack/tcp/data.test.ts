@@ -40,24 +40,38 @@ describe('data transfer and ACKs', () => {
     expect(c.ep.acksSent - acks0).toBe(2)
   })
 
-  it('ACK coalescing: out-of-order segments and the gap fill are acked at the burst end with current SACK blocks', () => {
+  it('ACK coalescing: in-order data is acked once per burst; holes, gap fills and duplicates at once (RFC 5681 §4.2)', () => {
     const c = client()
     const { P, I } = c
+    // two in-order segments in one burst: one ACK at the burst end
     c.peerBurst([
-      { flags: 'A', seq: P + 1000, ack: I, data: 500 },
-      { flags: 'A', seq: P + 2000, ack: I, data: 500 },
+      { flags: 'A', seq: P, ack: I, data: 1000 },
+      { flags: 'A', seq: P + 1000, ack: I, data: 1000 },
     ])
-    // one ACK describing both holes, newest block first
-    expectOut(c.host, { flags: 'A', ack: P, options: { sack: [[P + 2000, P + 2500], [P + 1000, P + 1500]] } })
+    expectOut(c.host, { flags: 'A', ack: P + 2000 })
+    expectNone(c.host)
+    // out of order: every arrival is reported by its own ACK, newest block first, so no block
+    // goes unreported when a burst opens more holes than one ACK can carry
+    c.peerBurst([
+      { flags: 'A', seq: P + 3000, ack: I, data: 500 },
+      { flags: 'A', seq: P + 4000, ack: I, data: 500 },
+    ])
+    expectOut(c.host, { flags: 'A', ack: P + 2000, options: { sack: [[P + 3000, P + 3500]] } })
+    expectOut(c.host, { flags: 'A', ack: P + 2000, options: { sack: [[P + 4000, P + 4500], [P + 3000, P + 3500]] } })
     expectNone(c.host)
     c.peerBurst([
-      { flags: 'A', seq: P + 1500, ack: I, data: 500 },
-      { flags: 'A', seq: P, ack: I, data: 1000 },
+      { flags: 'A', seq: P + 3500, ack: I, data: 500 },
+      { flags: 'A', seq: P + 2000, ack: I, data: 1000 },
     ])
-    const a = expectOut(c.host, { flags: 'A', ack: P + 2500 })
+    expectOut(c.host, { flags: 'A', ack: P + 2000, options: { sack: [[P + 3000, P + 4500]] } })
+    const a = expectOut(c.host, { flags: 'A', ack: P + 4500 })
     expect(a.options.sack).toBeUndefined()
     expectNone(c.host)
-    expect(c.gotBytes()).toBe(2500)
+    // an old duplicate inside a burst: a D-SACK right away
+    c.peerBurst([{ flags: 'A', seq: P + 1000, ack: I, data: 1000 }])
+    expectOut(c.host, { flags: 'A', ack: P + 4500, options: { sack: [[P + 1000, P + 2000]] } })
+    expectNone(c.host)
+    expect(c.gotBytes()).toBe(4500)
   })
 
   it('ACK coalescing: data we send during the burst carries the ACK (no separate pure ACK)', () => {
