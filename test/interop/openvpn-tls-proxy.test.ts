@@ -135,6 +135,11 @@ async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string
   expect(r.sha256).toBe(patternSha256(SIZE, seed))
 }
 
+/** On failure: the last lines of the CLI's and the server's output. */
+function logTails(cli: { output(): string }, server: { output(): string }): void {
+  console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${server.output().slice(-3000)}`)
+}
+
 describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS5 CONNECT, SOCKS5 UDP (CLI, real openvpn 2.6)', () => {
   it('the server name alone does not resolve from here (so only the proxy can reach the server)', async () => {
     const { lookup } = await import('node:dns/promises')
@@ -167,7 +172,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       expect(dialer.connects.slice(before).length).toBeGreaterThanOrEqual(2)
       expect(new Set(dialer.connects.slice(before))).toEqual(new Set([`${SERVER_NAME}:${server!.port}`]))
     } catch (err) {
-      console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      logTails(cli, server!.proc)
       throw err
     } finally {
       await cli.stop()
@@ -194,7 +199,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
       expect(proc.output()).toContain(`via socks-proxy 127.0.0.1:${proxyPort}`)
     } catch (err) {
-      console.log(`CLI output:\n${proc.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      logTails(proc, server!.proc)
       throw err
     } finally {
       await stopOnPty(proc)
@@ -225,7 +230,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       await fetchThrough(cli, 'http', 'bxp-askpass')
       expect(dialer.connects.slice(before)).toEqual([`${SERVER_NAME}:${server!.port}`])
     } catch (err) {
-      console.log(`CLI output:\n${proc.output().slice(-3000)}\nserver:\n${server!.proc.output().slice(-3000)}`)
+      logTails(proc, server!.proc)
       throw err
     } finally {
       await stopOnPty(proc)
@@ -251,7 +256,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
       expect(cli.output()).toMatch(new RegExp(`via socks-proxy 127\\.0\\.0\\.1:${proxyPort} \\(relay 127\\.0\\.0\\.1:\\d+\\)`))
       expect(udpServer!.proc.output()).not.toMatch(/AEAD Decrypt error|Authenticate\/Decrypt packet error|bad packet ID/)
     } catch (err) {
-      console.log(`CLI output:\n${cli.output().slice(-3000)}\nserver:\n${udpServer!.proc.output().slice(-3000)}`)
+      logTails(cli, udpServer!.proc)
       throw err
     } finally {
       await cli.stop()
