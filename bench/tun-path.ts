@@ -50,6 +50,13 @@ function scenarios(quick: boolean): Scenario[] {
     { dir: 'upload', label: '0 ms', impair: {}, maxBytes: quick ? 20e6 : 100e6, maxSec: 30 },
     { dir: 'upload', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30 },
     { dir: 'upload', label: '50 ms RTT + 1 % loss', impair: { delayMs: 25, loss: 1 }, maxBytes: 200e6, maxSec: quick ? 5 : 30, cc: 'reno' },
+    {
+      dir: 'upload',
+      label: '20 ms RTT + 2 % loss + 10 % reorder + 1 % dup',
+      impair: { delayMs: 10, loss: 2, reorder: 10, dup: 1 },
+      maxBytes: 200e6,
+      maxSec: quick ? 5 : 20,
+    },
   ]
 }
 

@@ -14,7 +14,7 @@ export interface RateSample {
   /** C.delivered when the sampled segment was sent (P.delivered). */
   priorDelivered: number
   isAppLimited: boolean
-  /** RTT of the sampled segment (ms), −1 if ambiguous (a retransmission). */
+  /** RTT of the sampled segment (ms), −1 if ambiguous (a retransmission) or delivered out of order (SACKed). */
   rtt: number
   /** Bytes newly delivered (ACKed or SACKed) by this ACK. */
   newlyDelivered: number
@@ -29,6 +29,8 @@ export class RateSampler {
   firstSentTime = 0
   /** C.app_limited: delivered count marking the end of an app-limited phase (0 = not limited). */
   appLimited = 0
+  /** Smallest in-order RTT sample (ms): the floor for a valid sample interval (see finish()). */
+  minRtt = Infinity
   readonly rs: RateSample = { delivered: 0, interval: 0, deliveryRate: 0, priorDelivered: 0, isAppLimited: false, rtt: -1, newlyDelivered: 0 }
   private priorTime = 0
   private sendElapsed = 0
@@ -67,7 +69,11 @@ export class RateSampler {
       this.rs.isAppLimited = s.appLimited
       this.sendElapsed = s.sentAt - s.firstSent
       this.ackElapsed = this.deliveredTime - s.dlvTime
-      this.rs.rtt = s.xmits === 1 ? now - s.sentAt : -1
+      // RTT only from an in-order delivery: a SACKed segment arrived above a hole, i.e. it may have
+      // overtaken the segments sent before it, and its RTT then says nothing about the path the
+      // rest of the flight took (netem-style reordering skips the delay queue: ~0.1 ms on a 20 ms
+      // path, which would shrink BBR's BDP to nothing). Retransmissions are ambiguous (Karn).
+      this.rs.rtt = s.xmits === 1 && !s.sacked ? now - s.sentAt : -1
       this.firstSentTime = s.sentAt
     }
   }
@@ -79,6 +85,11 @@ export class RateSampler {
     rs.delivered = 0
     rs.deliveryRate = 0
     if (this.best === null) return rs
+    if (rs.rtt >= 0 && rs.rtt < this.minRtt) this.minRtt = rs.rtt
+    // the interval floor is the smaller of the caller's min RTT and our in-order one, unless the
+    // caller's is implausibly below ours: a timestamp RTT from a packet that overtook the others
+    // (or ms-granular timestamps) can be ~0, and then every burst of SACKs would be a rate sample
+    if (this.minRtt !== Infinity && (minRtt === Infinity || minRtt < this.minRtt / 2)) minRtt = this.minRtt
     rs.interval = Math.max(this.sendElapsed, this.ackElapsed)
     rs.delivered = this.delivered - rs.priorDelivered
     // the draft: intervals shorter than min_rtt are bogus (ACK compression, stretched sends)

@@ -52,6 +52,15 @@ export class Scoreboard {
    * SACKed. Raises the duplicate threshold (as Linux's adaptive tp->reordering does).
    */
   reorderBytes = 0
+  /**
+   * Largest reordering seen, in time: how long before the newest already-delivered segment an
+   * original transmission was sent that arrived after it. The RACK reordering window is kept at
+   * least this wide (see Sender.onAck), so a path whose reordered packets overtake by half an RTT
+   * (netem's reorder skips the delay queue) does not have every overtaken segment marked lost.
+   */
+  reorderTime = 0
+  /** RACK.xmit_ts as of the previous ACK: send time of the newest segment delivered so far (−1: none). */
+  rackTs = -1
   /** Called once per segment when it is first delivered (SACKed, or cumulatively ACKed unSACKed). */
   onDeliver: ((s: SentSeg, now: number) => void) | null = null
 
@@ -95,13 +104,20 @@ export class Scoreboard {
     out.anyRetrans = false
     out.firstSentAt = -1
     const segs = this.segs
+    const first = this.head
     while (this.head < segs.length) {
       const s = segs[this.head]
       if (s.end <= ack) {
         this.account(s, -1)
         if (this.head < this.lossHint && s.sacked) this.sackedBelowHint -= s.end - s.start
         if (s.xmits > 1) out.anyRetrans = true
-        else if (!s.sacked && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
+        else if (!s.sacked) {
+          if (this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
+          // time extent only from the segment at the old SND.UNA: its arrival is what moved the
+          // cumulative ACK now. Segments above it may have arrived long ago and been SACKed in
+          // blocks the receiver had no room to report (3–4 per ACK).
+          if (this.head === first && this.rackTs - s.sentAt > this.reorderTime) this.reorderTime = this.rackTs - s.sentAt
+        }
         if (!s.sacked && s.sentAt > out.newestSent && unambiguous(s, now, minRtt)) out.newestSent = s.sentAt
         if (out.firstSentAt < 0) out.firstSentAt = s.sentAt
         if (!s.sacked && this.onDeliver) this.onDeliver(s, now)
@@ -150,14 +166,22 @@ export class Scoreboard {
     return lo
   }
 
-  /** Mark segments fully inside [l, r) SACKed. Returns newest send time among newly SACKed (-1 if none). */
-  markSacked(l: number, r: number, now = 0, minRtt = 0): number {
+  /**
+   * Mark segments fully inside [l, r) SACKed. Returns newest send time among newly SACKed (-1 if
+   * none). `latest`: this is the ACK's first SACK block, the one holding the segment whose arrival
+   * triggered the ACK (RFC 2018 §4), so it may measure reordering in time (later blocks repeat old
+   * news, possibly about segments that arrived long ago).
+   */
+  markSacked(l: number, r: number, now = 0, minRtt = 0, latest = false): number {
     let newest = -1
     const segs = this.segs
     for (let i = this.lowerBound(l); i < segs.length && segs[i].start < r; i++) {
       const s = segs[i]
       if (s.sacked || s.start < l || s.end > r) continue
-      if (s.xmits === 1 && this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
+      if (s.xmits === 1) {
+        if (this.highSacked > s.end && this.highSacked - s.end > this.reorderBytes) this.reorderBytes = this.highSacked - s.end
+        if (latest && this.rackTs - s.sentAt > this.reorderTime) this.reorderTime = this.rackTs - s.sentAt
+      }
       this.account(s, -1)
       s.sacked = true
       this.account(s, 1)
@@ -179,6 +203,10 @@ export class Scoreboard {
     let cum = this.sackedBelowHint
     let i = this.lossHint
     let marked = false
+    // With RACK on and reordering seen, loss is judged by time alone (RFC 8985 §6: RACK replaces
+    // DupThresh): a byte threshold, even adapted to the reordering seen (Linux caps it at 300
+    // segments), marks overtaken segments lost as soon as the window holds more than that.
+    const byCount = deliveredSentAt < 0 || this.reorderBytes === 0
     const threshold = Math.max((DUP_THRESH - 1) * mss, Math.min(this.reorderBytes, 300 * mss))
     for (; i < segs.length; i++) {
       const s = segs[i]
@@ -187,7 +215,7 @@ export class Scoreboard {
         continue
       }
       if (s.lost) continue
-      if (this.sackedBytes - cum > threshold || (s.xmits === 1 && s.sentAt + reoWnd < deliveredSentAt)) {
+      if ((byCount && this.sackedBytes - cum > threshold) || (s.xmits === 1 && s.sentAt + reoWnd < deliveredSentAt)) {
         this.setLost(s, i)
         marked = true
       } else break

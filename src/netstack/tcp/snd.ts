@@ -18,6 +18,10 @@ export type AckResult = (typeof AckResult)[keyof typeof AckResult]
 export type EmitFn = (off: number, len: number, fin: boolean, rtx: boolean) => boolean
 
 const TWO32 = 4294967296
+/** Upper bound of the reordering-window multiplier (as Linux's u8 reo_wnd_steps); SRTT caps the window anyway. */
+const MAX_REO_MULT = 255
+/** Loss recoveries without a D-SACK before the multiplier returns to 1 (RFC 8985 §6.2 step 4). */
+const REO_PERSIST = 16
 /** Longest late-timer interval whose pacing credit is released at once (ms). */
 const MAX_CATCHUP_MS = 10
 
@@ -62,9 +66,13 @@ export class Sender {
   private timedEnd = -1
   private timedAt = 0
   private readonly ackInfo = { newestSent: -1, anyRetrans: false, firstSentAt: -1 }
-  /** D-SACKs received; reordering-window multiplier (RFC 8985 §6.2). */
+  /** D-SACKs received; reordering-window multiplier (RFC 8985 §6.2 step 4). */
   dsacks = 0
   reoMult = 1
+  /** RACK.dsack_round: SND.NXT when the multiplier last grew (−1: none), so it grows once per round. */
+  private dsackRound = -1
+  /** RACK.reo_wnd_persist: recoveries left before the multiplier falls back to 1. */
+  private reoPersist = 0
   private prrDelivered = 0
   private prrOut = 0
   private prrBudget = 0
@@ -168,20 +176,31 @@ export class Sender {
     }
     let delivered = -1
     const sackedBefore = this.sb.sackedBytes
+    const reorderTimeBefore = this.sb.reorderTime
     this.rate.begin()
     if (sacks && this.sackOk) {
+      if (this.dsackRound >= 0 && ackOff >= this.dsackRound) this.dsackRound = -1
+      let latest = true
       for (const [l, r] of sacks) {
         let lo = this.offOf(l)
         const hi = this.offOf(r)
+        const first = latest
+        latest = false
         if (hi <= this.una && seqLt(l, r)) {
-          // D-SACK (RFC 2883 §4): a retransmission was unnecessary → widen the reordering window
+          // D-SACK (RFC 2883 §4): a retransmission was unnecessary → widen the reordering window,
+          // once per round trip (RFC 8985 §6.2 step 4; the window itself stays capped at SRTT)
           this.dsacks++
-          if (this.reoMult < 16) this.reoMult++
+          if (this.dsackRound < 0) {
+            this.dsackRound = this.nxt
+            if (this.reoMult < MAX_REO_MULT) this.reoMult++
+            this.reoPersist = REO_PERSIST
+          }
           continue
         }
         if (hi <= this.una || hi > this.nxt || lo >= hi) continue
         if (lo < this.una) lo = this.una
-        const t = this.sb.markSacked(lo, hi, now, this.rtt.minRtt)
+        // a D-SACK comes first and is itself the news (RFC 2883 §4); otherwise the first block is
+        const t = this.sb.markSacked(lo, hi, now, this.rtt.minRtt, first)
         if (t > delivered) delivered = t
       }
     }
@@ -213,6 +232,10 @@ export class Sender {
         if (ackOff >= this.recover) {
           if (this.inRecovery) this.cc.onRecoveryExit(now, this.pipe)
           else this.cc.onLossExit?.(now)
+          if (this.reoPersist > 0 && --this.reoPersist === 0) {
+            this.reoMult = 1
+            this.sb.reorderTime = 0
+          }
           this.inRecovery = this.inLoss = false
           this.undoArmed = false
           this.renoDup = 0
@@ -234,8 +257,11 @@ export class Sender {
     let marked = false
     if (this.sackOk) {
       // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT
+      // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT; once
+      // reordering has been seen, never narrower than the largest reordering measured in time
+      // (a min_RTT taken from a packet that overtook the others can be ~0: the window would be too)
       const base = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4
-      const reoWnd = this.sb.reorderBytes > 0 ? Math.min(this.rtt.srtt, base * this.reoMult) : base
+      const reoWnd = this.sb.reorderBytes > 0 ? Math.min(Math.max(Math.min(this.rtt.srtt, base * this.reoMult), this.sb.reorderTime), this.rtt.rto / 2) : base
       if (this.sb.detectLostRetransmits(delivered, reoWnd)) {
         marked = true
         // a retransmission sent under the reduced window was lost too: the reduction was not
@@ -248,6 +274,8 @@ export class Sender {
     if (!this.inRecovery && !this.inLoss && this.outstanding > 0 && (marked || this.dupAcks >= 3)) {
       this.enterRecovery(now)
     }
+    if (delivered > this.sb.rackTs) this.sb.rackTs = delivered
+    if (this.sb.reorderTime > reorderTimeBefore) this.reoPersist = REO_PERSIST
     if (this.inRecovery) this.prrUpdate(this.lastAcked + this.sb.sackedBytes - sackedBefore)
     if (this.cc.onRateSample) {
       const rs = this.rate.finish(this.rtt.minRtt)
