@@ -1,6 +1,7 @@
 // Benchmark runner (`npm run bench`): runs every module in bench/modules.ts in order and prints one
 // table "name | value | baseline | ratio". A module that cannot run here (no root, no TUN, …)
-// prints why and contributes skipped rows. Options: --quick, --only <module>[,<module>].
+// prints why and contributes skipped rows. Options: --quick, --only <module>[,<module>], --match <text>
+// (modules with several scenarios run only those whose label contains the text).
 import { cpus, loadavg } from 'node:os'
 import { modules } from './modules.js'
 import type { BenchContext, BenchRow } from './types.js'
@@ -31,8 +32,10 @@ async function main(): Promise<void> {
   const quick = argv.includes('--quick')
   const onlyIdx = argv.indexOf('--only')
   const only = onlyIdx >= 0 ? new Set(argv[onlyIdx + 1]?.split(',')) : null
+  const matchIdx = argv.indexOf('--match')
   const ctx: BenchContext = {
     quick,
+    match: matchIdx >= 0 ? argv[matchIdx + 1] : undefined,
     root: typeof process.getuid === 'function' && process.getuid() === 0,
     log: (m) => console.error(`  ${m}`),
   }

@@ -119,6 +119,7 @@ export const tunPathBench: BenchModule = {
     for (const s of scenarios(ctx.quick)) {
       seed++
       const label = s.dir === 'download' ? `${s.label}, sender ${s.cc ?? defaultCc}` : `${s.label}, baseline sender ${s.cc ?? defaultCc}`
+      if (ctx.match && !`${s.dir} ${label}`.includes(ctx.match)) continue
       // Short lossless runs: best of 3, alternating order (L N, N L, L N) so neither side always
       // runs on a warmer or quieter machine. Lossy runs are long and seeded: one round each.
       const rounds = s.impair.loss ? 1 : ctx.quick ? 1 : 3

@@ -15,6 +15,8 @@ export interface BenchRow {
 export interface BenchContext {
   /** Shorter runs (smaller transfers, shorter caps) for smoke-testing the runner. */
   quick: boolean
+  /** Run only scenarios whose label contains this text (modules with several scenarios). */
+  match?: string
   root: boolean
   log(msg: string): void
 }

@@ -440,12 +440,14 @@ export class Sender {
       let len = Math.min(mss, avail, Math.max(0, wndRoom))
       if (avail > 0 && len <= 0) {
         this.windowBlocked = true
+        this.rwndLimited()
         return
       }
       if (len < mss && len < avail) {
         // SWS avoidance: a window-limited small segment only if ≥ half the largest window seen
         if (!this.overrideSws && (len < this.maxWnd / 2 || this.maxWnd === 0)) {
           if (len > 0 || this.outstanding === 0) this.windowBlocked = this.outstanding === 0
+          this.rwndLimited()
           return
         }
       } else if (len < mss && !this.noDelay && this.outstanding > 0 && !(finNow && len === avail)) {
@@ -482,6 +484,16 @@ export class Sender {
       this.nxt = segEnd
       if (fin) this.finSent = true
     }
+  }
+
+  /**
+   * The peer's receive window, not cwnd or pacing, stopped us. Rate samples from this phase show
+   * the receiver's window, not the path: mark them app-limited, so BBR neither takes a plateau
+   * while a receiver's autotuning opens its window (Linux starts at 64 KiB and grows it per
+   * round) for the bottleneck and leaves Startup, nor lowers its estimate from them.
+   */
+  private rwndLimited(): void {
+    if (this.cc.cwnd - this.pipe >= this.mss && !this.sb.lostPending) this.rate.markAppLimited(this.pipe)
   }
 
   private prrSent(len: number): void {

@@ -166,3 +166,24 @@ describe('delivery-rate samples (BBR)', () => {
     expect(rs.deliveryRate).toBe(0)
   })
 })
+
+describe('receive-window-limited sending (BBR Startup)', () => {
+  it('rate samples taken while the peer’s window, not cwnd, holds the sender back are app-limited', () => {
+    // first flight, then the samples of the second one: cwnd is 10 segments
+    const second = (peerWindow: number) => {
+      const c = client({}, { mss: 1000, sackPermitted: true }, peerWindow)
+      c.ep.write(fill(40_000))
+      c.clock.advance(50)
+      c.peer({ flags: 'A', seq: c.P, ack: c.I + 4000, window: peerWindow })
+      const sentBefore = c.ep.snd.nxt // the first flight ends here
+      c.clock.advance(50)
+      c.peer({ flags: 'A', seq: c.P, ack: c.I + sentBefore, window: peerWindow })
+      expect(c.ep.snd.nxt).toBeGreaterThan(sentBefore)
+      c.clock.advance(50)
+      c.peer({ flags: 'A', seq: c.P, ack: c.I + c.ep.snd.nxt, window: peerWindow }) // the second flight
+      return c.ep.snd.rate.rs.isAppLimited
+    }
+    expect(second(4000)).toBe(true) // the 4000-byte window stops the sender
+    expect(second(65535)).toBe(false) // cwnd does
+  })
+})
