@@ -211,7 +211,10 @@ export interface CliSession {
 
 /** Start `node dist/cli/main.js --config FILE --http 127.0.0.1:0 --socks 127.0.0.1:0 …` and wait for both proxies. */
 export async function startCli(config: string, extraArgs: string[] = [], timeoutMs = 30_000): Promise<CliSession> {
-  const proc = startProc(process.execPath, [cliPath(), '--config', config, '--http', '127.0.0.1:0', '--socks', '127.0.0.1:0', ...extraArgs], {
+  // BURROW_CLI_NODE_ARGS: extra node flags for the CLI only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+  // to profile it in a benchmark (node refuses --cpu-prof in NODE_OPTIONS)
+  const nodeArgs = (process.env.BURROW_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const proc = startProc(process.execPath, [...nodeArgs, cliPath(), '--config', config, '--http', '127.0.0.1:0', '--socks', '127.0.0.1:0', ...extraArgs], {
     env: { ...process.env, FORCE_COLOR: '0' },
   })
   return cliSession(proc, timeoutMs)
