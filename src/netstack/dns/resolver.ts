@@ -4,7 +4,8 @@
 // followed inside the answer (RFC 1034 §3.6.2), TTL cache with negative caching (RFC 2308 §5),
 // resolv.conf-style search list and ndots, "localhost" answered locally (RFC 6761 §6.3), EDNS0
 // payload size advertised (RFC 6891). Queries lost while the tunnel was down are resent as soon
-// as it is back (relinked()). Transport-agnostic: it only sees UdpSocket/TcpConn factories, so it
+// as it is back (relinked()); servers pushed anew on a reconnect replace the old ones, queries in
+// flight move to them (setServers()). Transport-agnostic: it only sees UdpSocket/TcpConn factories, so it
 // runs over the netstack, a fake in tests, or anything else.
 import { randomInt } from 'node:crypto'
 import { domainToASCII } from 'node:url'
@@ -55,7 +56,17 @@ type Outcome =
   | { kind: 'nodata'; ttlSec: number | undefined }
   | { kind: 'fail'; timeout: boolean; reason: string }
 
-type TryResult = Outcome | { kind: 'truncated' } | { kind: 'formerr' }
+/** 'moved': the server list was replaced while this try waited (setServers): start over. */
+type TryResult = Outcome | { kind: 'truncated' } | { kind: 'formerr' } | { kind: 'moved' }
+
+/**
+ * A try waiting for its answer: `again` resends it once (relinked; false when it already was),
+ * `moved` ends it (setServers). Registered until the try is over.
+ */
+interface Outstanding {
+  again(): boolean
+  moved(): void
+}
 
 const MAX_CNAME_HOPS = 16
 const MAX_TCP_RESPONSE = 2 + 0xffff
@@ -81,6 +92,19 @@ export function parseServer(s: string): Server | null {
   return { address: formatIp(b), port }
 }
 
+function parseServers(list: readonly string[]): Server[] {
+  const out: Server[] = []
+  for (const s of list) {
+    const p = parseServer(s)
+    if (p) out.push(p)
+  }
+  return out
+}
+
+function cleanSearch(list: readonly string[] | undefined): string[] {
+  return (list ?? []).map((d) => d.trim().replace(/^\.+|\.+$/g, '')).filter((d) => d.length > 0)
+}
+
 function sameAddress(a: string, b: string): boolean {
   if (a === b) return true
   const x = parseIp(a)
@@ -95,8 +119,8 @@ function rcodeName(rc: number): string {
 
 export class DnsResolver implements Resolver {
   readonly counters: Counters
-  private readonly servers: Server[]
-  private readonly search: string[]
+  private servers: Server[]
+  private search: string[]
   private readonly ndots: number
   private readonly timeoutMs: number
   private readonly attempts: number
@@ -110,15 +134,11 @@ export class DnsResolver implements Resolver {
   private readonly cache = new Map<string, { expires: number; outcome: Outcome }>()
   private readonly inflight = new Map<string, Promise<Outcome>>()
   /** The try each outstanding query is waiting on: relinked() sends it again (see there). */
-  private readonly outstanding = new Set<() => void>()
+  private readonly outstanding = new Set<Outstanding>()
 
   constructor(private readonly opts: DnsResolverOptions) {
-    this.servers = []
-    for (const s of opts.servers) {
-      const p = parseServer(s)
-      if (p) this.servers.push(p)
-    }
-    this.search = (opts.searchDomains ?? []).map((d) => d.trim().replace(/^\.+|\.+$/g, '')).filter((d) => d.length > 0)
+    this.servers = parseServers(opts.servers)
+    this.search = cleanSearch(opts.searchDomains)
     this.ndots = Math.max(0, Math.min(opts.ndots ?? 1, 15))
     this.timeoutMs = Math.max(1, opts.timeoutMs ?? 2000)
     this.attempts = Math.max(1, Math.min(opts.attempts ?? 2, 5))
@@ -190,8 +210,30 @@ export class DnsResolver implements Resolver {
    * beyond twice its schedule. Returns how many tries were resent.
    */
   relinked(): number {
+    let n = 0
+    for (const t of [...this.outstanding]) if (t.again()) n++
+    return n
+  }
+
+  /**
+   * Replace the servers and search domains (a reconnect pushed new ones). When the server list
+   * changed: the cache is cleared (answers of the old servers may not hold for the new ones, e.g.
+   * split-horizon names) and every query in flight abandons its current try and starts over on
+   * the new list with its full retry schedule, since the old servers may no longer be reachable
+   * at all; a lookup already under way keeps the search-list candidates it began with. An
+   * identical server list leaves cache and queries alone (only the search list is updated).
+   * Unparsable entries are skipped, as in the constructor. Returns how many tries were moved.
+   */
+  setServers(servers: string[], searchDomains: string[] = []): number {
+    this.search = cleanSearch(searchDomains)
+    const next = parseServers(servers)
+    const cur = this.servers
+    if (next.length === cur.length && next.every((s, i) => s.address === cur[i].address && s.port === cur[i].port)) return 0
+    this.servers = next
+    this.cache.clear()
+    this.counters.inc('dns.servers_changed')
     const tries = [...this.outstanding]
-    for (const again of tries) again()
+    for (const t of tries) t.moved()
     return tries.length
   }
 
@@ -249,12 +291,24 @@ export class DnsResolver implements Resolver {
     this.cache.set(key, { expires: this.clock.now() + ms, outcome: o })
   }
 
-  /** Query the servers in order, `attempts` passes, until one gives a definitive answer. */
+  /**
+   * Query the servers in order, `attempts` passes, until one gives a definitive answer. When the
+   * server list is replaced meanwhile (setServers), start over on the new list.
+   */
   private async exchange(name: string, type: number): Promise<Outcome> {
+    for (;;) {
+      const r = await this.exchangeWith(this.servers, name, type)
+      if (r.kind !== 'moved') return r
+      this.counters.inc('dns.moved_to_new_servers')
+    }
+  }
+
+  private async exchangeWith(servers: readonly Server[], name: string, type: number): Promise<Outcome | { kind: 'moved' }> {
+    if (!servers.length) return { kind: 'fail', timeout: false, reason: 'no DNS servers configured' }
     let allTimeouts = true
     let reason = 'no response'
     for (let pass = 0; pass < this.attempts; pass++) {
-      for (const srv of this.servers) {
+      for (const srv of servers) {
         let r = await this.tryUdp(srv, name, type)
         if (r.kind === 'formerr' && this.edns > 0) {
           // an old server that rejects EDNS0 (RFC 6891 §7): stop advertising it
@@ -265,6 +319,7 @@ export class DnsResolver implements Resolver {
           this.counters.inc('dns.truncated')
           r = await this.tryTcp(srv, name, type)
         }
+        if (r.kind === 'moved') return r
         if (r.kind === 'answer' || r.kind === 'nxdomain' || r.kind === 'nodata') return r
         if (r.kind === 'fail') {
           if (!r.timeout) allTimeouts = false
@@ -306,7 +361,7 @@ export class DnsResolver implements Resolver {
         if (done) return
         done = true
         cancel()
-        this.outstanding.delete(again)
+        this.outstanding.delete(entry)
         sock.onMessage = null
         sock.onError = null
         sock.close()
@@ -319,15 +374,20 @@ export class DnsResolver implements Resolver {
         // a datagram the link could not take is as good as lost: the timeout moves on
         if (!sock.send(q, srv.address, srv.port)) this.counters.inc('dns.send_failed')
       }
-      const again = () => {
-        this.outstanding.delete(again)
-        if (done) return
-        cancel()
-        this.counters.inc('dns.relink_resend')
-        cancel = arm()
-        send()
+      let resent = false
+      const entry: Outstanding = {
+        again: () => {
+          if (done || resent) return false
+          resent = true
+          cancel()
+          this.counters.inc('dns.relink_resend')
+          cancel = arm()
+          send()
+          return true
+        },
+        moved: () => finish({ kind: 'moved' }),
       }
-      this.outstanding.add(again)
+      this.outstanding.add(entry)
       sock.onMessage = (data, from) => {
         if (from.port !== srv.port || !sameAddress(from.address, srv.address)) {
           this.counters.inc('dns.wrong_source')
@@ -363,8 +423,8 @@ export class DnsResolver implements Resolver {
         if (done) return
         done = true
         cancel()
-        this.outstanding.delete(again)
-        if (conn) release(conn, r.kind !== 'fail')
+        this.outstanding.delete(entry)
+        if (conn) release(conn, r.kind !== 'fail' && r.kind !== 'moved')
         conn = null
         resolve(r)
       }
@@ -417,18 +477,26 @@ export class DnsResolver implements Resolver {
           },
         )
       }
-      const again = () => {
-        this.outstanding.delete(again)
-        if (done) return
-        cancel()
-        this.counters.inc('dns.relink_redial')
-        // the old connection (or its pending SYN) was sent into the dead link: start afresh
-        if (conn) release(conn, false)
-        conn = null
-        cancel = arm()
-        dial()
+      let redialed = false
+      const entry: Outstanding = {
+        again: () => {
+          if (done || redialed) return false
+          redialed = true
+          cancel()
+          this.counters.inc('dns.relink_redial')
+          // the old connection (or its pending SYN) was sent into the dead link: start afresh
+          if (conn) release(conn, false)
+          conn = null
+          cancel = arm()
+          dial()
+          return true
+        },
+        moved: () => {
+          gen++ // a connect still pending is destroyed when it completes
+          finish({ kind: 'moved' })
+        },
       }
-      this.outstanding.add(again)
+      this.outstanding.add(entry)
       dial()
     })
   }
