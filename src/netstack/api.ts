@@ -90,5 +90,11 @@ export interface NetStackApi {
   listenUdp(opts: { port: number; allow?: Cidr[] }): UdpSocket
   /** ICMP/ICMPv6 echo; resolves with RTT in ms, rejects with ETIMEDOUT. */
   ping(address: string, opts?: { timeoutMs?: number; size?: number }): Promise<number>
+  /**
+   * Replace our addresses (a reconnect assigned others). Connections on an address still present
+   * are kept; TCP connections on a removed one close with ECONNRESET; UDP uses the new source.
+   * Optional so that test doubles of this interface need not implement it (NetStack does).
+   */
+  setAddresses?(addresses: Cidr[]): void
   close(): void
 }

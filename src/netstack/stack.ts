@@ -66,8 +66,22 @@ interface ListenerEntry {
 
 const ECHO_DEFAULT_SIZE = 56
 
+/** Cidr list → normalized Cidrs and their bytes; throws ERR_CONFIG on an unparsable address. */
+function parseAddresses(list: readonly Cidr[]): { cidrs: Cidr[]; v4: Uint8Array[]; v6: Uint8Array[] } {
+  const cidrs: Cidr[] = []
+  const v4: Uint8Array[] = []
+  const v6: Uint8Array[] = []
+  for (const c of list) {
+    const b = parseIp(c.address)
+    if (!b) throw new BurrowError(ErrorCode.ERR_CONFIG, `netstack: bad address ${c.address}`)
+    ;(b.length === 4 ? v4 : v6).push(b)
+    cidrs.push({ address: formatIp(b), prefix: c.prefix })
+  }
+  return { cidrs, v4, v6 }
+}
+
 export class NetStack implements NetStackApi, UdpSender {
-  readonly addresses: readonly Cidr[]
+  private _addresses: readonly Cidr[]
   readonly counters: Counters
   private readonly link: Link
   private readonly clock: Clock
@@ -91,7 +105,7 @@ export class NetStack implements NetStackApi, UdpSender {
   private ident4: number
   private closed = false
   private dnsOpts: NetStackOptions['dns']
-  private _resolver: Resolver | undefined
+  private _resolver: DnsResolver | undefined
   /** What TCP endpoints see of the stack (TcpHost contract in tcp/types.ts). */
   readonly tcpHost: TcpHost
 
@@ -103,14 +117,10 @@ export class NetStack implements NetStackApi, UdpSender {
     this.logger = opts.logger ?? silentLogger
     this.tuning = opts.tcp
     this.dnsOpts = opts.dns
-    const addrs: Cidr[] = []
-    for (const c of opts.addresses) {
-      const b = parseIp(c.address)
-      if (!b) throw new BurrowError(ErrorCode.ERR_CONFIG, `netstack: bad address ${c.address}`)
-      ;(b.length === 4 ? this.local4 : this.local6).push(b)
-      addrs.push({ address: formatIp(b), prefix: c.prefix })
-    }
-    this.addresses = addrs
+    const parsed = parseAddresses(opts.addresses)
+    this.local4.push(...parsed.v4)
+    this.local6.push(...parsed.v6)
+    this._addresses = parsed.cidrs
     this.pmtu = new PmtuCache(this.clock)
     this.reasm = new Reassembler({ clock: this.clock, counters: this.counters, timeoutMs: opts.reassemblyTimeoutMs })
     const rate = opts.icmpRatePerSecond ?? 100
@@ -130,6 +140,56 @@ export class NetStack implements NetStackApi, UdpSender {
       (pkt) => this.rx(pkt),
       () => this.onLinkDrain(),
     )
+  }
+
+  /** Our addresses; the first of each family is the source address (see setAddresses). */
+  get addresses(): readonly Cidr[] {
+    return this._addresses
+  }
+
+  /**
+   * The tunnel assigned new addresses (a reconnect to a server whose pool handed out another
+   * one). Connections and sockets whose local address is still ours are untouched; UDP sockets
+   * and listeners are bound to the wildcard and simply use (and accept on) the new addresses. TCP
+   * connections (and TIME-WAIT entries) on an address that is gone are closed at once with
+   * ECONNRESET "local address X removed by the tunnel" and no RST: a segment from an address the
+   * server no longer routes to us is useless (or reaches the client it now belongs to). Pings in
+   * flight from a removed address simply time out. Returns the number of connections closed; an
+   * identical list (same addresses, prefixes and order) changes nothing. Throws ERR_CONFIG on a
+   * malformed address (before changing anything).
+   */
+  setAddresses(addresses: Cidr[]): number {
+    const next = parseAddresses(addresses)
+    const cur = this._addresses
+    if (next.cidrs.length === cur.length && next.cidrs.every((c, i) => c.address === cur[i].address && c.prefix === cur[i].prefix)) return 0
+    this.local4.length = 0
+    this.local4.push(...next.v4)
+    this.local6.length = 0
+    this.local6.push(...next.v6)
+    this._addresses = next.cidrs
+    this.counters.inc('ip.addresses_changed')
+    let dropped = 0
+    for (const ep of [...this.conns.values()]) {
+      if (this.isLocal(ep.tuple.localAddr)) continue
+      const tw = ep.state === TcpState.TIME_WAIT
+      this.counters.inc(tw ? 'tcp.addr_removed_timewait' : 'tcp.addr_removed_abort')
+      if (!tw) dropped++
+      // finish(), not destroy(): no RST from an address that is no longer ours
+      ep.finish(new BurrowError(ErrorCode.ECONNRESET, `local address ${ep.tuple.localAddress} removed by the tunnel (connection to ${ep.tuple.remoteAddress}:${ep.tuple.remotePort})`))
+    }
+    const fmt = (c: Cidr) => `${c.address}/${c.prefix}`
+    this.logger.debug(`netstack addresses now ${next.cidrs.map(fmt).join(', ') || 'none'}; ${dropped} TCP connection(s) on removed addresses closed`)
+    return dropped
+  }
+
+  /**
+   * New DNS servers / search domains (pushed again on a reconnect). Applied to the resolver if it
+   * exists (see DnsResolver.setServers for what happens to queries in flight), else kept for when
+   * it is created.
+   */
+  setDns(dns: { servers: string[]; searchDomains?: string[] }): void {
+    this.dnsOpts = { servers: [...dns.servers], searchDomains: dns.searchDomains ? [...dns.searchDomains] : undefined }
+    this._resolver?.setServers(this.dnsOpts.servers, this.dnsOpts.searchDomains ?? [])
   }
 
   get resolver(): Resolver {
