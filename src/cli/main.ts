@@ -5,6 +5,7 @@ import { parseArgs, type CliOptions } from './options.js'
 import { startSession } from './session.js'
 import { demoSelfCheck, startDemo } from './demo.js'
 import { ttyPrompt } from './prompt.js'
+import { startIdleReclaim } from '../core/idle-reclaim.js'
 
 const status = (line: string) => process.stdout.write(`burrow-proxy: ${line}\n`)
 
@@ -61,7 +62,14 @@ async function main(argv: string[]): Promise<number> {
   // auth-user-pass / askpass / proxy "stdin" without a file: asked on the terminal (stderr), if stdin is one
   const prompt = ttyPrompt(process.stdin, process.stderr)
   const s = await startSession(o, o.config!, log, status, ac.signal, prompt)
-  closeFn = () => s.close()
+  // a long-running proxy gives memory back after a burst of flows (see core/idle-reclaim.ts)
+  const reclaim = startIdleReclaim({
+    onReclaim: (before, after) => log.debug(`memory: idle after a burst, full GC: RSS ${(before / 2 ** 20).toFixed(0)} → ${(after / 2 ** 20).toFixed(0)} MiB`),
+  })
+  closeFn = () => {
+    reclaim?.stop()
+    return s.close()
+  }
   return -1
 }
 
