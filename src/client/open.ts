@@ -83,12 +83,40 @@ export async function openTunnel(opts: OpenTunnelOptions): Promise<BurrowTunnel>
     tcp: opts.tcp,
     dns: { servers: dnsServers(), searchDomains: info.searchDomains },
   })
-  tunnel.on('up', (i) => {
-    if (i && typeof i === 'object') info = i as TunnelInfo
-  })
+  // what the netstack's resolver was last given (copies: a tunnel may update its info in place)
+  let dnsApplied = { servers: [...dnsServers()], search: [...(info.searchDomains ?? [])] }
+  const applyInfo = (next: TunnelInfo) => {
+    const changes: string[] = []
+    const fmt = (l: readonly { address: string; prefix: number }[]) => l.map((c) => `${c.address}/${c.prefix}`).join(', ') || 'none'
+    const before = fmt(netstack.addresses)
+    try {
+      const dropped = netstack.setAddresses(next.addresses)
+      const after = fmt(netstack.addresses)
+      if (after !== before) changes.push(`address ${before} → ${after}${dropped ? ` (${dropped} TCP connection(s) on the old address closed)` : ''}`)
+    } catch (e) {
+      logger.warn(`tunnel reconnected with unusable addresses (${fmt(next.addresses)}): ${(e as Error).message}; keeping ${before}`)
+    }
+    // the servers a caller passed in `dns` always win; the search list comes from the tunnel
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, k) => x === b[k])
+    const prev = dnsApplied
+    dnsApplied = { servers: [...(dnsServers() ?? [])], search: [...(next.searchDomains ?? [])] }
+    netstack.setDns({ servers: dnsApplied.servers, searchDomains: dnsApplied.search })
+    if (!same(prev.servers, dnsApplied.servers)) changes.push(`dns ${prev.servers.join(', ') || 'none'} → ${dnsApplied.servers.join(', ') || 'none'}`)
+    if (!same(prev.search, dnsApplied.search)) changes.push(`search ${prev.search.join(' ') || 'none'} → ${dnsApplied.search.join(' ') || 'none'}`)
+    if (changes.length) logger.info(`tunnel reconnected with new settings: ${changes.join('; ')}`)
+  }
   const dialer = new NetstackDialer(netstack, () => dnsServers().length > 0)
-  // every 'up' after start() is a recovery from an outage (see NetstackDialer.relinked)
-  tunnel.on('up', () => dialer.relinked())
+  // Every 'up' after start() is a recovery from an outage. A reconnect may have brought another
+  // address or other DNS servers (a new PUSH_REPLY): the netstack takes them first, so connects
+  // the dialer then starts afresh (see NetstackDialer.relinked) leave from the new address and
+  // lookups in flight move to the new servers; `dns` given by the caller always wins.
+  tunnel.on('up', (i) => {
+    if (i && typeof i === 'object') {
+      info = i as TunnelInfo
+      applyInfo(info)
+    }
+    dialer.relinked()
+  })
   const agent = new Agent({ connect: dialConnector((h, p) => dialer.connect(h, p)), connections: 16 })
   let closed = false
   return {
