@@ -73,7 +73,8 @@ async function burrowDownload(env: VpnLan, root: string, proto: ProtoName, bytes
       '',
     ].join('\n'),
   )
-  const cli = startProc('node', [join(root, 'dist/cli/main.js'), '--config', cfg, '--http', 'off', '--socks', '127.0.0.1:0'], { cwd: env.tmp })
+  const nodeArgs = (process.env.BURROW_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof, see README
+  const cli = startProc('node', [...nodeArgs, join(root, 'dist/cli/main.js'), '--config', cfg, '--http', 'off', '--socks', '127.0.0.1:0'], { cwd: env.tmp })
   try {
     await cli.waitFor(/burrow-proxy: up: /, 20_000)
     const socks = (await cli.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 10_000))[1]
