@@ -1,8 +1,9 @@
 // Memory back to the operating system after a burst. V8 grows its young generation under load
 // (16 → 32 MiB after a few hundred concurrent flows) and keeps it while the process idles: nothing
 // schedules the full collection that would shrink it again. So when the process has been quiet
-// for one interval (event-loop utilisation below a few percent) and its resident set grew by more
-// than a step since the last collection, run one full GC. Measured with 500 × 1 MB forwarded
+// for two intervals (event-loop utilisation below a few percent; V8 shrinks only once its recent
+// allocation rate is low) and its resident set grew by more than a step since the last
+// collection, run one full GC. Measured with 500 × 1 MB forwarded
 // flows (bench/ingress.ts): RSS after they close 126 → ~97 MiB (idle 77 MiB). At most one GC per
 // growth step, so an idle process with memory V8 cannot return (malloc arenas) is not collected
 // over and over; a GC of the ~13 MiB live heap takes a few ms. V8 unmaps the freed pages on its own
@@ -24,8 +25,14 @@ export interface IdleReclaimDeps {
 }
 
 export interface IdleReclaimOptions {
-  /** How often to look, in ms (default 5000). */
+  /** How often to look, in ms (default 4000). */
   intervalMs?: number
+  /**
+   * Quiet intervals in a row before collecting (default 2). V8 shrinks its young generation only
+   * when its recent allocation rate (a window of ~5 s) is low: a GC right after a burst frees the
+   * objects but keeps the pages.
+   */
+  quietIntervals?: number
   /** RSS growth since the last collection that makes one worth running (default 16 MiB). */
   growthBytes?: number
   /** Quiet = event-loop utilisation below this over the last interval (default 0.05). */
@@ -85,21 +92,30 @@ export function startIdleReclaim(opts: IdleReclaimOptions = {}, deps?: IdleRecla
   const hooks = d
   const step = opts.growthBytes ?? 16 * 1024 * 1024
   const quiet = opts.maxUtilization ?? 0.05
+  const needQuiet = opts.quietIntervals ?? 2
   let base = hooks.rss()
   let runs = 0
-  const timer = hooks.every(opts.intervalMs ?? 5000, () => {
+  let quietRun = 0
+  let fruitless = 0
+  const timer = hooks.every(opts.intervalMs ?? 4000, () => {
     const u = hooks.utilization()
     const rss = hooks.rss()
     if (rss < base) base = rss // memory came back by itself: measure growth from here
-    if (u >= quiet || rss - base < step) return
+    quietRun = u < quiet ? quietRun + 1 : 0
+    if (quietRun < needQuiet || rss - base < step) return
     // twice: the first collection empties the young generation, the second (with nothing left
     // to promote and no allocation in between) is the one after which V8 shrinks it
     hooks.gc()
     hooks.gc()
     runs++
+    quietRun = 0
     const after = hooks.rss()
-    base = after
     opts.onReclaim?.(rss, after)
+    // nothing came back: once more after the next quiet stretch, then accept this level (what
+    // stays is memory the collector cannot return, e.g. malloc's)
+    if (rss - after < step / 2 && fruitless++ < 1) return
+    fruitless = 0
+    base = after
   })
   return {
     stop: () => timer.stop(),

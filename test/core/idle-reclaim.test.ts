@@ -24,7 +24,7 @@ describe('idle reclaim', () => {
   it('collects once after a burst, when quiet, and not again until RSS grows by another step', () => {
     const { st, deps } = fake(80 * MiB)
     const seen: Array<[number, number]> = []
-    const r = startIdleReclaim({ growthBytes: 16 * MiB, maxUtilization: 0.05, onReclaim: (a, b) => seen.push([a, b]) }, deps)!
+    const r = startIdleReclaim({ growthBytes: 16 * MiB, maxUtilization: 0.05, quietIntervals: 1, onReclaim: (a, b) => seen.push([a, b]) }, deps)!
     // a burst: busy and grown → wait
     st.rss = 130 * MiB
     st.util = 0.9
@@ -54,12 +54,42 @@ describe('idle reclaim', () => {
 
   it('measures growth from a lower RSS when memory came back on its own', () => {
     const { st, deps } = fake(120 * MiB)
-    startIdleReclaim({ growthBytes: 16 * MiB }, deps)
+    startIdleReclaim({ growthBytes: 16 * MiB, quietIntervals: 1 }, deps)
     st.rss = 90 * MiB
     st.tick!()
     st.rss = 110 * MiB // +20 MiB over the new low
     st.tick!()
     expect(st.gcs).toBe(1)
+  })
+
+  it('waits for several quiet intervals in a row (V8 shrinks only after its allocation rate fell)', () => {
+    const { st, deps } = fake(80 * MiB)
+    startIdleReclaim({ growthBytes: 16 * MiB, quietIntervals: 2 }, deps)
+    st.rss = 130 * MiB
+    st.afterGc = 95 * MiB
+    st.util = 0.01
+    st.tick!()
+    expect(st.gcs).toBe(0)
+    st.util = 0.5 // busy again: the count restarts
+    st.tick!()
+    st.util = 0.01
+    st.tick!()
+    expect(st.gcs).toBe(0)
+    st.tick!()
+    expect(st.gcs).toBe(1)
+  })
+
+  it('a collection that returned nothing is tried once more, then that level is accepted', () => {
+    const { st, deps } = fake(80 * MiB)
+    startIdleReclaim({ growthBytes: 16 * MiB, quietIntervals: 1 }, deps)
+    st.rss = 130 * MiB
+    st.afterGc = 128 * MiB // malloc keeps it
+    st.tick!()
+    expect(st.gcs).toBe(1)
+    st.tick!()
+    expect(st.gcs).toBe(2)
+    for (let i = 0; i < 5; i++) st.tick!()
+    expect(st.gcs).toBe(2)
   })
 
   it('finds a real gc function in this runtime', () => {
