@@ -1,7 +1,7 @@
 // BBR's ACK-aggregation allowance (extra_acked): ACKs that arrive in bursts — as a user-space
 // stack takes them, one batch per event-loop turn — must widen the window beyond BtlBw × RTprop.
 import { describe, expect, it } from 'vitest'
-import { Bbr } from '../../../src/netstack/tcp/congestion/bbr.js'
+import { Bbr, BbrMode } from '../../../src/netstack/tcp/congestion/bbr.js'
 import type { RateSample } from '../../../src/netstack/tcp/rate.js'
 
 const MSS = 1000
@@ -57,5 +57,17 @@ describe('BBR ACK aggregation', () => {
     expect(bursty).toBeGreaterThan(20 * MSS)
     // never beyond 100 ms of BtlBw
     expect(bursty).toBeLessThanOrEqual(bbr.btlBw * 100)
+  })
+})
+
+describe('BBR RTprop filter', () => {
+  it('a connection opened when the clock is past 10 s does not start with ProbeRTT', () => {
+    const bbr = new Bbr(MSS, 10)
+    // 60 s into the process: the first samples must not count as an expired estimate
+    drive(bbr, { acks: 200, perAck: MSS, gapMs: 0.5, rtt: 20, t0: 60_000 })
+    expect(bbr.mode).not.toBe(BbrMode.PROBE_RTT)
+    // …but 10 s without a lower sample does send it to ProbeRTT (the filter still expires)
+    drive(bbr, { acks: 25_000, perAck: MSS, gapMs: 0.5, rtt: 25, t0: 60_100, delivered0: 200 * MSS })
+    expect(bbr.mode).toBe(BbrMode.PROBE_RTT)
   })
 })

@@ -173,7 +173,9 @@ export class Bbr implements CongestionControl {
     this.checkFullPipe(rs)
     this.checkDrain(inflight, now)
     // RTprop min filter
-    const expired = now > this.rtPropStamp + RTPROP_FILTER_MS
+    // no estimate yet is not an expired one: a connection opened when the clock is past 10 s would
+    // otherwise enter ProbeRTT (cwnd 4 segments for 200 ms) on its first ACK
+    const expired = this.rtProp !== Infinity && now > this.rtPropStamp + RTPROP_FILTER_MS
     if (rs.rtt >= 0 && (rs.rtt <= this.rtProp || expired)) {
       this.rtProp = Math.max(rs.rtt, 0.01)
       this.rtPropStamp = now
