@@ -25,7 +25,7 @@ export interface IdleReclaimDeps {
 }
 
 export interface IdleReclaimOptions {
-  /** How often to look, in ms (default 4000). */
+  /** How often to look, in ms (default 2500). */
   intervalMs?: number
   /**
    * Quiet intervals in a row before collecting (default 2). V8 shrinks its young generation only
@@ -97,7 +97,7 @@ export function startIdleReclaim(opts: IdleReclaimOptions = {}, deps?: IdleRecla
   let runs = 0
   let quietRun = 0
   let fruitless = 0
-  const timer = hooks.every(opts.intervalMs ?? 4000, () => {
+  const timer = hooks.every(opts.intervalMs ?? 2500, () => {
     const u = hooks.utilization()
     const rss = hooks.rss()
     if (rss < base) base = rss // memory came back by itself: measure growth from here
