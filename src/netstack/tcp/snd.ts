@@ -188,7 +188,7 @@ export class Sender {
         latest = false
         if (hi <= this.una && seqLt(l, r)) {
           // D-SACK (RFC 2883 §4): a retransmission was unnecessary → widen the reordering window,
-          // once per round trip (RFC 8985 §6.2 step 4; the window itself stays capped at SRTT)
+          // once per round trip (RFC 8985 §6.2 step 4)
           this.dsacks++
           if (this.dsackRound < 0) {
             this.dsackRound = this.nxt
@@ -199,7 +199,8 @@ export class Sender {
         }
         if (hi <= this.una || hi > this.nxt || lo >= hi) continue
         if (lo < this.una) lo = this.una
-        // a D-SACK comes first and is itself the news (RFC 2883 §4); otherwise the first block is
+        // the first block reports the segment whose arrival triggered this ACK (RFC 2018 §4); when
+        // a D-SACK comes first (RFC 2883 §4), that duplicate was the news and no block measures
         const t = this.sb.markSacked(lo, hi, now, this.rtt.minRtt, first)
         if (t > delivered) delivered = t
       }
@@ -256,10 +257,10 @@ export class Sender {
     }
     let marked = false
     if (this.sackOk) {
-      // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT
       // RFC 8985 §6.2 step 4: reordering window min_RTT/4, scaled up by D-SACKs, at most SRTT; once
       // reordering has been seen, never narrower than the largest reordering measured in time
-      // (a min_RTT taken from a packet that overtook the others can be ~0: the window would be too)
+      // (a min_RTT taken from a packet that overtook the others can be ~0: the window would be
+      // too), and never wider than RTO/2 (the timeout stays the later of the two)
       const base = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt / 4
       const reoWnd = this.sb.reorderBytes > 0 ? Math.min(Math.max(Math.min(this.rtt.srtt, base * this.reoMult), this.sb.reorderTime), this.rtt.rto / 2) : base
       if (this.sb.detectLostRetransmits(delivered, reoWnd)) {
