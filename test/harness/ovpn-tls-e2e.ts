@@ -6,11 +6,11 @@
 // the control-channel key block). Several servers can run side by side: each takes a "slot", a /28
 // of env.tunnel (the lan already routes the whole /24 back via the vpn namespace) and its own port.
 // Never used by the product.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeOvpnPki, type OvpnPki } from './ovpn-tls-server.js'
 import { run, startProc, uniqueId, type Proc } from './netns.js'
-import type { VpnLan } from './vpn-lan.js'
+import { createVpnLan, type VpnLan } from './vpn-lan.js'
 import { cliPath, cliSession, type CliSession } from './wg-server.js'
 
 export interface TlsPki extends OvpnPki {
@@ -34,6 +34,18 @@ export function makeTlsPki(dir: string, cnPrefix = 'bpx'): TlsPki {
   writeFileSync(f('verify.sh'), `#!/bin/sh\n[ "$(sed -n 1p "$1")" = "${user}" ] && [ "$(sed -n 2p "$1")" = "${pass}" ]\n`)
   chmodSync(f('verify.sh'), 0o755)
   return { ...base, v2Client: readFileSync(f('v2cli.key'), 'utf8'), verifyScript: f('verify.sh'), user, pass }
+}
+
+/**
+ * The usual start of a TLS interop file: the CLI must be built (throws early with "run npm run
+ * build" otherwise), then a vpn-lan topology and a PKI in its tmp folder.
+ */
+export async function createTlsLan(prefix: string): Promise<{ env: VpnLan; pki: TlsPki }> {
+  cliPath()
+  const env = await createVpnLan({ prefix })
+  const dir = join(env.tmp, 'pki')
+  mkdirSync(dir)
+  return { env, pki: makeTlsPki(dir, prefix) }
 }
 
 export type Wrap = 'tls-crypt' | 'tls-auth-sha256' | 'tls-auth-sha1' | 'tls-crypt-v2'

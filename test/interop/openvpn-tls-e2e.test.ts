@@ -9,16 +9,16 @@
 // AUTH_FAILED; and the server is killed and restarted mid-session (UDP and TCP), the CLI reconnects
 // by itself, re-applies the new PUSH_REPLY (a route that differs between the two runs), a paced
 // download in flight across the outage completes exactly, and both proxies keep serving.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, startProc, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
-import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
+import type { VpnLan } from '../harness/vpn-lan.js'
 import { cliPath, curlSha256, startCli, startLanHttp, type CliSession } from '../harness/wg-server.js'
 import {
   clientOvpnText,
-  makeTlsPki,
+  createTlsLan,
   startCliNoEkm,
   startTlsServer,
   waitExit,
@@ -43,11 +43,9 @@ const timings: string[] = []
 
 beforeAll(async () => {
   if (skip) return
-  cliPath() // throws early with "run npm run build" when dist is missing
-  env = await createVpnLan({ prefix: PREFIX })
-  const dir = join(env.tmp, 'pki')
-  mkdirSync(dir)
-  pki = makeTlsPki(dir, PREFIX)
+  const lan = await createTlsLan(PREFIX)
+  env = lan.env
+  pki = lan.pki
   paced = await startLanHttp(env.lan, PACED_PORT)
 }, 60_000)
 afterAll(async () => {

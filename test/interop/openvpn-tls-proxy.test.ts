@@ -11,15 +11,15 @@
 // proxy's UDP ASSOCIATE relay (every datagram addressed to the server by name). Each run moves a
 // body sha256-exact by name; an encrypted <key> whose askpass passphrase and an http-proxy login
 // (authfile stdin) are typed at the prompts; a wrong proxy password ends the CLI with a clear error.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, run, startProc, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
-import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
+import type { VpnLan } from '../harness/vpn-lan.js'
 import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
-import { clientOvpnText, makeTlsPki, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
+import { clientOvpnText, createTlsLan, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 import { ProxyServer } from '../../src/proxy/server.js'
 import { DirectDialer, type Dialer, type UdpFlow } from '../../src/proxy/dialer.js'
 
@@ -74,11 +74,9 @@ const UDP_VARIANT: TlsVariant = { name: 'tls-crypt udp via socks', proto: 'udp',
 
 beforeAll(async () => {
   if (skip) return
-  cliPath()
-  env = await createVpnLan({ prefix: PREFIX })
-  const dir = join(env.tmp, 'pki')
-  mkdirSync(dir)
-  pki = makeTlsPki(dir, PREFIX)
+  const lan = await createTlsLan(PREFIX)
+  env = lan.env
+  pki = lan.pki
   server = await startTlsServer({ env, pki, variant: VARIANT, slot: 0, port: 1443, prefix: PREFIX })
   udpServer = await startTlsServer({ env, pki, variant: UDP_VARIANT, slot: 1, port: 1194, prefix: PREFIX })
   dialer = new RecordingDialer({ [SERVER_NAME]: env.serverIp })

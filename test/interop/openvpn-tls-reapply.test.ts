@@ -12,9 +12,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
-import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
-import { cliPath, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
-import { clientOvpnText, makeTlsPki, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
+import type { VpnLan } from '../harness/vpn-lan.js'
+import { curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
+import { clientOvpnText, createTlsLan, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 
 const skip = interopSkipReason('openvpn-tls-reapply (CLI ⇄ openvpn 2.6 TLS, reconnect with new address/DNS)', ['openvpn', 'openssl', 'curl', 'dnsmasq'])
 const PREFIX = 'bra'
@@ -29,11 +29,9 @@ let dns2: Proc | undefined
 
 beforeAll(async () => {
   if (skip) return
-  cliPath() // throws early with "run npm run build" when dist is missing
-  env = await createVpnLan({ prefix: PREFIX })
-  const dir = join(env.tmp, 'pki')
-  mkdirSync(dir)
-  pki = makeTlsPki(dir, PREFIX)
+  const lan = await createTlsLan(PREFIX)
+  env = lan.env
+  pki = lan.pki
   // a second address on the lan host's interface, with a dnsmasq of its own
   dns2Ip = env.lan4.v4(3)
   const dev = env.lan.exec('ip', ['-o', '-4', 'addr', 'show']).match(new RegExp(`^\\d+:\\s+(\\S+)\\s+inet ${env.lanIp.replace(/\./g, '\\.')}/`, 'm'))?.[1]

@@ -6,14 +6,12 @@
 //   server-initiated: the server has `reneg-sec 10`, the client keeps its default (3600);
 //   client-initiated: the client's .ovpn has `reneg-sec 10`, the server keeps its default (3600),
 //                     so every key change inside the minute was started by the client.
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
-import { createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
-import { cliPath, curlSha256, startCli, startLanHttp } from '../harness/wg-server.js'
-import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsPki, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
+import type { VpnLan } from '../harness/vpn-lan.js'
+import { curlSha256, startCli, startLanHttp } from '../harness/wg-server.js'
+import { clientOvpnText, createTlsLan, startTlsServer, writeClientOvpn, type TlsPki, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 
 const skip = interopSkipReason('openvpn-tls-reneg (CLI ⇄ openvpn 2.6 TLS, reneg-sec 10)', ['openvpn', 'openssl', 'curl', 'dnsmasq'])
 const PREFIX = 'bpx'
@@ -27,11 +25,9 @@ let paced: Proc | undefined
 
 beforeAll(async () => {
   if (skip) return
-  cliPath()
-  env = await createVpnLan({ prefix: PREFIX })
-  const dir = join(env.tmp, 'pki')
-  mkdirSync(dir)
-  pki = makeTlsPki(dir, PREFIX)
+  const lan = await createTlsLan(PREFIX)
+  env = lan.env
+  pki = lan.pki
   paced = await startLanHttp(env.lan, PACED_PORT)
 }, 60_000)
 afterAll(async () => {
