@@ -104,6 +104,8 @@ export class NetStack implements NetStackApi, UdpSender {
   private readonly pmtu: PmtuCache
   private ident4: number
   private closed = false
+  /** Packets handed in by the link (the resolver tells a silent link from silent DNS servers). */
+  private rxPackets = 0
   private dnsOpts: NetStackOptions['dns']
   private _resolver: DnsResolver | undefined
   /** What TCP endpoints see of the stack (TcpHost contract in tcp/types.ts). */
@@ -202,6 +204,7 @@ export class NetStack implements NetStackApi, UdpSender {
         counters: this.counters,
         udp: (localPort) => this.openUdp({ localPort: localPort && !this.udpPorts.has(localPort) ? localPort : undefined }),
         tcp: (server, port) => this.connectTcp({ host: server, port }),
+        linkRx: () => this.rxPackets,
       })
     }
     return this._resolver
@@ -211,6 +214,7 @@ export class NetStack implements NetStackApi, UdpSender {
 
   private rx(pkt: Uint8Array): void {
     if (this.closed) return
+    this.rxPackets++
     if (pkt.length === 0) {
       this.counters.inc('ip.empty')
       return

@@ -4,9 +4,10 @@
 // followed inside the answer (RFC 1034 §3.6.2), TTL cache with negative caching (RFC 2308 §5),
 // resolv.conf-style search list and ndots, "localhost" answered locally (RFC 6761 §6.3), EDNS0
 // payload size advertised (RFC 6891). Queries lost while the tunnel was down are resent as soon
-// as it is back (relinked()); servers pushed anew on a reconnect replace the old ones, queries in
-// flight move to them (setServers()). Transport-agnostic: it only sees UdpSocket/TcpConn factories, so it
-// runs over the netstack, a fake in tests, or anything else.
+// as it is back (relinked()); a query whose tries all timed out while nothing at all arrived over
+// the link is held for the link to come back (linkRx). Servers pushed anew on a reconnect replace
+// the old ones, and queries in flight move to them (setServers()). Transport-agnostic: it only
+// sees UdpSocket/TcpConn factories, so it runs over the netstack, a fake in tests, or anything else.
 import { randomInt } from 'node:crypto'
 import { domainToASCII } from 'node:url'
 import { writeU16, readU16 } from '../../core/bytes.js'
@@ -43,6 +44,15 @@ export interface DnsResolverOptions {
   maxCacheEntries?: number
   /** EDNS0 UDP payload size to advertise; 0 disables EDNS (default 1232). */
   ednsUdpSize?: number
+  /**
+   * Packets received over the link so far (any kind; a counter that only grows). When every try
+   * of a query timed out and this did not move while they ran, the link is what failed, not the
+   * servers: the query is held up to `linkWaitMs` for the link to come back (relinked(), or
+   * anything arriving), then runs its schedule once more. Without it, timeouts are final.
+   */
+  linkRx?: () => number
+  /** How long a query is held for a silent link (default 15 000 ms; 0 disables holding). */
+  linkWaitMs?: number
 }
 
 interface Server {
@@ -135,6 +145,9 @@ export class DnsResolver implements Resolver {
   private readonly inflight = new Map<string, Promise<Outcome>>()
   /** The try each outstanding query is waiting on: relinked() sends it again (see there). */
   private readonly outstanding = new Set<Outstanding>()
+  /** Queries held for a silent link (see DnsResolverOptions.linkRx): called when it is back. */
+  private readonly linkWaiters = new Set<() => void>()
+  private readonly linkWaitMs: number
 
   constructor(private readonly opts: DnsResolverOptions) {
     this.servers = parseServers(opts.servers)
@@ -147,6 +160,7 @@ export class DnsResolver implements Resolver {
     this.negTtlMs = opts.negativeTtlMs ?? 5_000
     this.maxEntries = Math.max(1, opts.maxCacheEntries ?? 1024)
     this.edns = opts.ednsUdpSize ?? 1232
+    this.linkWaitMs = Math.max(0, opts.linkWaitMs ?? 15_000)
     this.counters = opts.counters ?? new Counters()
     this.rand = opts.random ?? (() => randomInt(0x1000000) / 0x1000000)
     for (const [name, addrs] of Object.entries(opts.hosts ?? {})) {
@@ -177,7 +191,7 @@ export class DnsResolver implements Resolver {
     }
     if (!this.servers.length) throw this.notFound(name, 'no DNS servers configured')
     const types = family === 4 ? [DnsType.A] : family === 6 ? [DnsType.AAAA] : [DnsType.A, DnsType.AAAA]
-    let timedOut = false
+    let timedOut: string | null = null
     let lastReason = 'no such host'
     for (const cand of this.candidates(host)) {
       const outs = await Promise.all(types.map((t) => this.query(cand, t)))
@@ -185,13 +199,13 @@ export class DnsResolver implements Resolver {
       for (const o of outs) {
         if (o.kind === 'answer') addrs.push(...o.addrs)
         else if (o.kind === 'fail') {
-          if (o.timeout) timedOut = true
+          if (o.timeout) timedOut = o.reason
           lastReason = o.reason
         }
       }
       if (addrs.length) return addrs
     }
-    if (timedOut) throw new BurrowError(ErrorCode.ETIMEDOUT, `DNS lookup of ${name} timed out`)
+    if (timedOut !== null) throw new BurrowError(ErrorCode.ETIMEDOUT, `DNS lookup of ${name} timed out (${timedOut})`)
     throw this.notFound(name, lastReason)
   }
 
@@ -207,12 +221,21 @@ export class DnsResolver implements Resolver {
    * match; a TCP query on a new connection with a new ID) and gets a full `timeoutMs` window from
    * now. The resend is not a new try: the retry schedule is not lengthened and no timeout is
    * counted for it. A try is resent at most once, so a flapping link cannot keep a query alive
-   * beyond twice its schedule. Returns how many tries were resent.
+   * beyond twice its schedule. Queries held for the link (DnsResolverOptions.linkRx) start their
+   * schedule once more. Returns how many tries were resent or restarted.
    */
   relinked(): number {
     let n = 0
     for (const t of [...this.outstanding]) if (t.again()) n++
+    n += this.wakeLinkWaiters()
     return n
+  }
+
+  private wakeLinkWaiters(): number {
+    const ws = [...this.linkWaiters]
+    this.linkWaiters.clear()
+    for (const w of ws) w()
+    return ws.length
   }
 
   /**
@@ -234,7 +257,7 @@ export class DnsResolver implements Resolver {
     this.counters.inc('dns.servers_changed')
     const tries = [...this.outstanding]
     for (const t of tries) t.moved()
-    return tries.length
+    return tries.length + this.wakeLinkWaiters()
   }
 
   /** Names to try, in order (resolv.conf semantics). */
@@ -296,11 +319,49 @@ export class DnsResolver implements Resolver {
    * server list is replaced meanwhile (setServers), start over on the new list.
    */
   private async exchange(name: string, type: number): Promise<Outcome> {
+    const rxAtStart = this.opts.linkRx?.()
+    let held = false
     for (;;) {
       const r = await this.exchangeWith(this.servers, name, type)
-      if (r.kind !== 'moved') return r
-      this.counters.inc('dns.moved_to_new_servers')
+      if (r.kind === 'moved') {
+        this.counters.inc('dns.moved_to_new_servers')
+        continue
+      }
+      // Every try timed out and nothing at all arrived over the link meanwhile: the tunnel is down
+      // (e.g. a WireGuard peer that restarted is only noticed after ~15 s), not the DNS servers.
+      if (r.kind === 'fail' && r.timeout && !held && this.linkWaitMs > 0 && rxAtStart !== undefined && this.opts.linkRx!() === rxAtStart) {
+        held = true
+        this.counters.inc('dns.held_for_link')
+        if (await this.waitForLink(rxAtStart)) continue
+        return { kind: 'fail', timeout: true, reason: `${r.reason}; nothing arrived over the tunnel for ${Math.round(this.linkWaitMs / 1000)} s more` }
+      }
+      return r
     }
+  }
+
+  /**
+   * Wait until the link is back (relinked(), setServers(), or the linkRx count moves; looked at
+   * every 500 ms) → true, or linkWaitMs passes → false.
+   */
+  private waitForLink(rxBefore: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const deadline = this.clock.now() + this.linkWaitMs
+      let cancel = () => {}
+      const done = (back: boolean) => {
+        this.linkWaiters.delete(wake)
+        cancel()
+        resolve(back)
+      }
+      const wake = () => done(true)
+      const look = () => {
+        if (this.opts.linkRx!() !== rxBefore) return done(true)
+        const now = this.clock.now()
+        if (now >= deadline) return done(false)
+        cancel = this.clock.schedule(Math.min(deadline, now + 500), look)
+      }
+      this.linkWaiters.add(wake)
+      look()
+    })
   }
 
   private async exchangeWith(servers: readonly Server[], name: string, type: number): Promise<Outcome | { kind: 'moved' }> {
