@@ -4,7 +4,7 @@
 //   burrow: the built CLI (dist/cli/main.js) in the root namespace, curl --socks5-hostname through
 //           its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
 //   native: the `openvpn` client with a kernel TUN in its own namespace, curl in that namespace.
-// Over UDP and over TCP, two rounds in alternating order (best of each side; --quick: one round).
+// Over UDP and over TCP, four rounds in ABBA order (best of each side; --quick: one round).
 // Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is the issue's target).
 // Everything shares the machine's CPUs: compare ratios, not absolutes.
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startProc, uniqueId, which, type Netns, type Proc } from '../test/harness/netns.js'
 import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
-import type { BenchContext, BenchModule, BenchRow } from './types.js'
+import { comparisonRounds, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 import { curlSpeed, type CurlSpeed } from './curl.js'
 
 const PORT = 1194
@@ -128,7 +128,7 @@ export const openvpnStaticBench: BenchModule = {
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const root = repoRoot()
     const bytes = ctx.quick ? 20 * 1024 * 1024 : 100 * 1024 * 1024
-    const rounds: ('burrow' | 'native')[][] = ctx.quick ? [['burrow', 'native']] : [['burrow', 'native'], ['native', 'burrow']]
+    const rounds = comparisonRounds<'burrow' | 'native'>(ctx.quick, 'burrow', 'native')
     const env = await createVpnLan({ prefix: 'bpe' })
     const rows: BenchRow[] = []
     try {
@@ -140,7 +140,7 @@ export const openvpnStaticBench: BenchModule = {
         const server = startServer(env, key, proto, `bpes${uniqueId()}`.slice(0, 15))
         try {
           await server.waitFor(SERVER_READY, 15_000)
-          // Rounds in alternating order (the machine is shared: load drifts), best of each side.
+          // Rounds in ABBA order (the machine is shared: load drifts), best of each side.
           const best = { burrow: 0, native: 0 }
           let clientsSoFar = 0
           for (const order of rounds) {

@@ -6,7 +6,7 @@
 //           --socks5-hostname through its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
 //   native: the `openvpn` client with that same .ovpn and a kernel TUN in its own namespace, curl
 //           in that namespace.
-// AES-256-GCM and CHACHA20-POLY1305, over UDP and TCP; two rounds in alternating order, best of
+// AES-256-GCM and CHACHA20-POLY1305, over UDP and TCP; four rounds in ABBA order, best of
 // each side (--quick: one round of 20 MB). Rows: burrow Mbit/s with the native figure as baseline
 // (the issue's target is ratio ≥ 1.0). Everything shares the machine's CPUs: compare ratios.
 import { existsSync, mkdirSync } from 'node:fs'
@@ -15,7 +15,7 @@ import { startProc, uniqueId, which, type Netns } from '../test/harness/netns.js
 import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
 import { cliPath } from '../test/harness/wg-server.js'
 import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsVariant } from '../test/harness/ovpn-tls-e2e.js'
-import type { BenchContext, BenchModule, BenchRow } from './types.js'
+import { comparisonRounds, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 import { curlSpeed } from './curl.js'
 
 const PREFIX = 'bpx'
@@ -67,7 +67,7 @@ export const openvpnTlsBench: BenchModule = {
   },
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const bytes = ctx.quick ? 20 * 1024 * 1024 : 100 * 1024 * 1024
-    const rounds: Side[][] = ctx.quick ? [['burrow', 'native']] : [['burrow', 'native'], ['native', 'burrow']]
+    const rounds = comparisonRounds<Side>(ctx.quick, 'burrow', 'native')
     const env = await createVpnLan({ prefix: PREFIX })
     const rows: BenchRow[] = []
     try {
@@ -84,7 +84,7 @@ export const openvpnTlsBench: BenchModule = {
           const server = await startTlsServer({ env, pki, variant, slot: s, port: 1194 + s, prefix: PREFIX })
           try {
             const config = writeClientOvpn(env.tmp, `bench-${cipher}-${proto}.ovpn`, clientOvpnText({ env, pki, variant, port: server.port }))
-            // Rounds in alternating order (the machine is shared: load drifts), best of each side.
+            // Rounds in ABBA order (the machine is shared: load drifts), best of each side.
             const best = { burrow: 0, native: 0 }
             for (const order of rounds) {
               for (const who of order) {

@@ -31,3 +31,12 @@ export interface BenchModule {
 export function mbitPerSec(bytes: number, ms: number): number {
   return ms > 0 ? (bytes * 8) / ms / 1000 : NaN
 }
+
+/**
+ * Orders of the two sides of a comparison, one list per round: A B, B A, B A, A B (each side goes
+ * first equally often and at both ends of the run, so a load that drifts during it favours
+ * neither), or one round with --quick. The caller keeps each side's best.
+ */
+export function comparisonRounds<S>(quick: boolean, a: S, b: S): S[][] {
+  return quick ? [[a, b]] : [[a, b], [b, a], [b, a], [a, b]]
+}

@@ -3,15 +3,15 @@
 // "vpn" namespace routes to the "lan" HTTP service. burrow: the built CLI (dist/cli/main.js) with a
 // wg-quick file in the root namespace, curl --socks5 127.0.0.1:PORT. Native: wireguard-go with a
 // kernel TUN in its own client namespace, curl there. One TCP stream, 100 MB (20 MB with --quick),
-// download (GET) and upload (PUT, hashed by the lan service), two rounds in alternating order,
-// best of each side. Everything shares the machine's CPUs: compare ratios, not absolutes.
+// download (GET) and upload (PUT, hashed by the lan service), four rounds in ABBA order, best of
+// each side (--quick: one round). Everything shares the machine's CPUs: compare ratios, not absolutes.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { run, which, type Netns } from '../test/harness/netns.js'
 import { createVpnLan } from '../test/harness/vpn-lan.js'
 import { cliPath, startCli, startWgServer, wgKeyPair } from '../test/harness/wg-server.js'
 import { keystream } from '../test/harness/pattern.js'
-import { mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
+import { comparisonRounds, mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 
 const WG_PORT = 51820
 const NATIVE_PORT = 51821
@@ -105,11 +105,11 @@ export const wireguardBench: BenchModule = {
       writeFileSync(upload, keystream('wireguard-bench')(bytes))
 
       const rows: BenchRow[] = []
-      // Two rounds in alternating order (native first, then burrow first), best of each side: the
-      // machine is shared, so a single run mostly measures whoever else is busy at that moment.
+      // Four rounds in ABBA order (native first, burrow first twice, native first), best of each
+      // side: the machine is shared, so a single run mostly measures whoever else is busy then.
       const measure = (label: string, args: string[]) => {
         const best = { native: { bytes: 0, ms: Infinity }, burrow: { bytes: 0, ms: Infinity } }
-        for (const order of [['native', 'burrow'], ['burrow', 'native']] as const) {
+        for (const order of comparisonRounds<'native' | 'burrow'>(ctx.quick, 'native', 'burrow')) {
           for (const who of order) {
             const t = who === 'native' ? curlTimed(args, cns) : curlTimed([...socks, ...args])
             ctx.log(`${who === 'native' ? 'native wireguard-go' : 'burrow SOCKS5'} ${label}: ${(t.bytes / 1e6).toFixed(0)} MB in ${(t.ms / 1000).toFixed(1)} s`)
@@ -123,7 +123,7 @@ export const wireguardBench: BenchModule = {
           unit: 'Mbit/s',
           baseline: mbitPerSec(best.native.bytes, best.native.ms),
           baselineName: 'wireguard-go TUN',
-          note: 'one TCP stream, same server, best of 2',
+          note: `one TCP stream, same server, best of ${ctx.quick ? 1 : 4}`,
         })
       }
       measure('download', [env.url(`/bytes?n=${bytes}&seed=bench`)])
