@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { run, which, type Netns } from '../test/harness/netns.js'
 import { createVpnLan } from '../test/harness/vpn-lan.js'
-import { cliPath, startCli, startWgServer, wgKeyPair } from '../test/harness/wg-server.js'
+import { cliPath, startCli, startWgServer, wgClientConfText, wgKeyPair } from '../test/harness/wg-server.js'
 import { keystream } from '../test/harness/pattern.js'
 import { comparisonRounds, mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 
@@ -78,21 +78,12 @@ export const wireguardBench: BenchModule = {
 
       // burrow: the CLI with a user's wg-quick file.
       const conf = join(env.tmp, 'wg0.conf')
-      writeFileSync(
-        conf,
-        [
-          '[Interface]',
-          `PrivateKey = ${burrowKeys.privateKey}`,
-          `Address = ${env.tunnel.v4(2)}/32`,
-          '',
-          '[Peer]',
-          `PublicKey = ${server.keys.publicKey}`,
-          `Endpoint = ${env.serverIp}:${WG_PORT}`,
-          `AllowedIPs = ${env.tunnel.cidr}, ${env.lan4.cidr}`,
-          '',
-        ].join('\n'),
-        { mode: 0o600 },
-      )
+      const text = wgClientConfText({
+        privateKey: burrowKeys.privateKey,
+        addresses: [`${env.tunnel.v4(2)}/32`],
+        peer: { publicKey: server.keys.publicKey, endpoint: `${env.serverIp}:${WG_PORT}`, allowedIps: [env.tunnel.cidr, env.lan4.cidr] },
+      })
+      writeFileSync(conf, text, { mode: 0o600 })
       const cli = await startCli(conf)
       stops.push(() => cli.stop())
       const socks = ['--socks5', `127.0.0.1:${cli.socks.port}`]

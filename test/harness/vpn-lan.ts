@@ -54,6 +54,8 @@ export interface VpnLanOptions {
   udpPort?: number
   /** Start dnsmasq (default true; needs the dnsmasq binary). */
   dns?: boolean
+  /** Also give the root⇄vpn link IPv6 addresses (rootIp6/serverIp6), for tunnels over outer IPv6. */
+  outer6?: boolean
 }
 
 export interface VpnLan {
@@ -62,6 +64,9 @@ export interface VpnLan {
   /** Root-side and vpn-side addresses of the root⇄vpn link: bind the VPN server to serverIp. */
   rootIp: string
   serverIp: string
+  /** The same link's IPv6 addresses (/64), with outer6 only. */
+  rootIp6?: string
+  serverIp6?: string
   /** The lan host: HTTP on httpPort, UDP echo on udpPort, DNS (port 53) answering DNS_NAME. */
   lanIp: string
   lan4: Subnet
@@ -133,7 +138,13 @@ export async function createVpnLan(o: VpnLanOptions): Promise<VpnLan> {
     cleanups.push(() => vpn.destroy())
     const lan = Netns.create(o.prefix)
     cleanups.push(() => lan.destroy())
-    const rootLink: VethPair = veth(null, vpn, [`${outer.v4(1)}/24`], [`${outer.v4(2)}/24`])
+    const outer6 = subnetFor(base).v6
+    const rootLink: VethPair = veth(
+      null,
+      vpn,
+      [`${outer.v4(1)}/24`, ...(o.outer6 ? [`${outer6(1)}/64`] : [])],
+      [`${outer.v4(2)}/24`, ...(o.outer6 ? [`${outer6(2)}/64`] : [])],
+    )
     cleanups.push(() => rootLink.destroy())
     const lanLink: VethPair = veth(vpn, lan, [`${lan4.v4(1)}/24`], [`${lan4.v4(2)}/24`])
     cleanups.push(() => lanLink.destroy())
@@ -175,6 +186,7 @@ export async function createVpnLan(o: VpnLanOptions): Promise<VpnLan> {
       lan,
       rootIp: outer.v4(1),
       serverIp: outer.v4(2),
+      ...(o.outer6 ? { rootIp6: outer6(1), serverIp6: outer6(2) } : {}),
       lanIp,
       lan4,
       tunnel,

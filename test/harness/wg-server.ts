@@ -106,6 +106,21 @@ export function wgSetconfText(o: Pick<WgServerOptions, 'port' | 'peers'> & { pri
   return `${lines.join('\n')}\n`
 }
 
+/** A user's wg-quick client file: [Interface] with Address (and DNS), one [Peer]. */
+export function wgClientConfText(o: {
+  privateKey: string
+  addresses: string[]
+  dns?: string[]
+  peer: { publicKey: string; presharedKey?: string; endpoint: string; allowedIps: string[] }
+}): string {
+  const lines = ['[Interface]', `PrivateKey = ${o.privateKey}`, `Address = ${o.addresses.join(', ')}`]
+  if (o.dns?.length) lines.push(`DNS = ${o.dns.join(', ')}`)
+  lines.push('', '[Peer]', `PublicKey = ${o.peer.publicKey}`)
+  if (o.peer.presharedKey) lines.push(`PresharedKey = ${o.peer.presharedKey}`)
+  lines.push(`Endpoint = ${o.peer.endpoint}`, `AllowedIPs = ${o.peer.allowedIps.join(', ')}`)
+  return `${lines.join('\n')}\n`
+}
+
 /** Parse `wg show IFNAME dump` (tab-separated; first line is the interface). */
 export function parseWgDump(dump: string): WgPeerStatus[] {
   return dump

@@ -19,6 +19,7 @@ import { basename, join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, startProc, uniqueId, type Proc } from '../harness/netns.js'
 import { keystream, patternSha256 } from '../harness/pattern.js'
+import { startStaticServer, writeStaticClientOvpn } from '../harness/ovpn-static.js'
 import { PAGE_MARKER, createVpnLan, type VpnLan } from '../harness/vpn-lan.js'
 
 const skip = interopSkipReason('openvpn-static-e2e', ['openvpn', 'curl', 'dnsmasq'])
@@ -48,48 +49,23 @@ afterAll(async () => {
 })
 
 function startServer(proto: ProtoName, auth: string | undefined): Proc {
-  const e = env!
-  return e.vpn.spawn('openvpn', [
-    '--disable-dco',
-    '--dev-type', 'tun', '--dev', dev,
-    '--ifconfig', e.tunnel.v4(1), e.tunnel.v4(2),
-    '--secret', KEY, '0',
-    '--cipher', 'AES-256-CBC',
-    ...(auth ? ['--auth', auth] : []),
-    '--proto', proto === 'udp' ? 'udp' : 'tcp-server',
-    '--local', e.serverIp, '--port', String(PORT),
-    '--ping', '1', '--ping-restart', '5',
-    '--verb', '3',
-  ])
+  return startStaticServer({ env: env!, key: KEY, proto, port: PORT, auth, pingRestart: 5, dev })
 }
 const SERVER_READY = /UDPv4 link remote|Listening for incoming TCP connection/
 
 /** The .ovpn a user would write (key file next to it, referenced relatively). */
 function writeClientConfig(proto: ProtoName, auth: string | undefined): string {
   const e = env!
-  const file = join(e.tmp, `client-${proto}-${auth ?? 'default'}.ovpn`)
-  writeFileSync(
-    file,
-    [
-      '# burrow-proxy e2e client (static key)',
-      'dev tun',
-      `proto ${proto === 'udp' ? 'udp' : 'tcp-client'}`,
-      `remote ${e.serverIp} ${PORT}`,
-      'nobind',
-      'secret static.key 1',
-      'cipher AES-256-CBC',
-      ...(auth ? [`auth ${auth}`] : []),
-      `ifconfig ${e.tunnel.v4(2)} ${e.tunnel.v4(1)}`,
-      `route ${e.lan4.network} ${e.lan4.mask}`,
-      `dhcp-option DNS ${e.lanIp}`,
-      'ping 1',
-      'ping-restart 5',
-      'connect-retry 1 2',
-      'verb 3',
-      '',
-    ].join('\n'),
-  )
-  return file
+  return writeStaticClientOvpn(e.tmp, `client-${proto}-${auth ?? 'default'}.ovpn`, {
+    env: e,
+    secret: 'static.key',
+    proto,
+    host: e.serverIp,
+    port: PORT,
+    auth,
+    pingRestart: 5,
+    extra: ['connect-retry 1 2', 'verb 3', '# burrow-proxy e2e client (static key)'],
+  })
 }
 
 interface Cli {
