@@ -4,15 +4,17 @@
 //   burrow: the built CLI (dist/cli/main.js) in the root namespace, curl --socks5-hostname through
 //           its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
 //   native: the `openvpn` client with a kernel TUN in its own namespace, curl in that namespace.
-// Over UDP and over TCP, four rounds in ABBA order (best of each side; --quick: one round).
+// Over UDP and over TCP, four rounds in ABBA order (best of each side; --quick: one round). Each
+// side first moves WARMUP_BYTES on its fresh tunnel (bench/types.ts), then the measured 100 MB.
 // Rows: burrow Mbit/s with the native figure as baseline (ratio ≥ 1.0 is the issue's target).
 // Everything shares the machine's CPUs: compare ratios, not absolutes.
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startProc, uniqueId, which, type Netns, type Proc } from '../test/harness/netns.js'
+import { startStaticServer, writeStaticClientOvpn } from '../test/harness/ovpn-static.js'
 import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
-import { comparisonRounds, type BenchContext, type BenchModule, type BenchRow } from './types.js'
+import { comparisonRounds, WARMUP_BYTES, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 import { curlSpeed, type CurlSpeed } from './curl.js'
 
 const PORT = 1194
@@ -28,21 +30,9 @@ function repoRoot(): string {
   throw new Error('openvpn-static bench: repository root not found')
 }
 
-function startServer(env: VpnLan, key: string, proto: ProtoName, dev: string): Proc {
-  return env.vpn.spawn('openvpn', [
-    '--disable-dco',
-    '--dev-type', 'tun', '--dev', dev,
-    '--ifconfig', env.tunnel.v4(1), env.tunnel.v4(2),
-    '--secret', key, '0',
-    '--cipher', 'AES-256-CBC', '--auth', 'SHA256',
-    '--proto', proto === 'udp' ? 'udp' : 'tcp-server',
-    '--local', env.serverIp, '--port', String(PORT),
-    // one server for both clients, one after the other: follow the peer's new address (UDP)
-    ...(proto === 'udp' ? ['--float'] : []),
-    '--ping', '1', '--ping-restart', '10',
-    '--verb', '3',
-  ])
-}
+// one server for both clients, one after the other: --float follows the peer's new address (UDP)
+const startServer = (env: VpnLan, key: string, proto: ProtoName, dev: string): Proc =>
+  startStaticServer({ env, key, proto, port: PORT, auth: 'SHA256', float: proto === 'udp', dev })
 const SERVER_READY = /UDPv4 link remote|Listening for incoming TCP connection/
 
 async function waitForCount(p: Proc, re: RegExp, n: number, timeoutMs: number): Promise<void> {
@@ -54,33 +44,16 @@ async function waitForCount(p: Proc, re: RegExp, n: number, timeoutMs: number): 
 }
 
 async function burrowDownload(env: VpnLan, root: string, proto: ProtoName, bytes: number): Promise<CurlSpeed> {
-  const cfg = join(env.tmp, `bench-${proto}.ovpn`)
-  writeFileSync(
-    cfg,
-    [
-      'dev tun',
-      `proto ${proto === 'udp' ? 'udp' : 'tcp-client'}`,
-      `remote ${env.serverIp} ${PORT}`,
-      'nobind',
-      'secret static.key 1',
-      'cipher AES-256-CBC',
-      'auth SHA256',
-      `ifconfig ${env.tunnel.v4(2)} ${env.tunnel.v4(1)}`,
-      `route ${env.lan4.network} ${env.lan4.mask}`,
-      `dhcp-option DNS ${env.lanIp}`,
-      'ping 1',
-      'ping-restart 10',
-      '',
-    ].join('\n'),
-  )
+  const cfg = writeStaticClientOvpn(env.tmp, `bench-${proto}.ovpn`, { env, secret: 'static.key', proto, host: env.serverIp, port: PORT, auth: 'SHA256' })
   const nodeArgs = (process.env.BURROW_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof, see README
   const cli = startProc('node', [...nodeArgs, join(root, 'dist/cli/main.js'), '--config', cfg, '--http', 'off', '--socks', '127.0.0.1:0'], { cwd: env.tmp })
   try {
     await cli.waitFor(/burrow-proxy: up: /, 20_000)
     const socks = (await cli.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 10_000))[1]
     const url = `http://${env.dnsName}:${env.httpPort}/bytes?n=${bytes}&seed=bench`
-    // a small request first (name lookup, TCP over a fresh tunnel), then the measured one
+    // a small request first (name lookup, TCP over a fresh tunnel), the warm-up, then the measured one
     await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/`])
+    await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/bytes?n=${WARMUP_BYTES}&seed=warmup`])
     return await curlSpeed(['--socks5-hostname', socks, url])
   } finally {
     await cli.kill()
@@ -105,6 +78,7 @@ async function nativeDownload(env: VpnLan, clientNs: Netns, key: string, proto: 
   try {
     await client.waitFor(/Initialization Sequence Completed/, 20_000)
     await curlSpeed(['--retry', '5', '--retry-connrefused', '--retry-delay', '1', env.url('/')], clientNs, 30)
+    await curlSpeed([env.url(`/bytes?n=${WARMUP_BYTES}&seed=warmup`)], clientNs)
     return await curlSpeed([env.url(`/bytes?n=${bytes}&seed=bench`)], clientNs)
   } finally {
     await client.kill()

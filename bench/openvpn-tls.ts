@@ -6,6 +6,7 @@
 //           --socks5-hostname through its SOCKS5 proxy (name resolved by dnsmasq behind the VPN);
 //   native: the `openvpn` client with that same .ovpn and a kernel TUN in its own namespace, curl
 //           in that namespace.
+// Each side first moves WARMUP_BYTES on its fresh tunnel (bench/types.ts), then the measured one.
 // AES-256-GCM and CHACHA20-POLY1305, over UDP and TCP; four rounds in ABBA order, best of
 // each side (--quick: one round of 20 MB). Rows: burrow Mbit/s with the native figure as baseline
 // (the issue's target is ratio ≥ 1.0). Everything shares the machine's CPUs: compare ratios.
@@ -15,7 +16,7 @@ import { startProc, uniqueId, which, type Netns } from '../test/harness/netns.js
 import { createVpnLan, type VpnLan } from '../test/harness/vpn-lan.js'
 import { cliPath } from '../test/harness/wg-server.js'
 import { clientOvpnText, makeTlsPki, startTlsServer, writeClientOvpn, type TlsVariant } from '../test/harness/ovpn-tls-e2e.js'
-import { comparisonRounds, type BenchContext, type BenchModule, type BenchRow } from './types.js'
+import { comparisonRounds, WARMUP_BYTES, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 import { curlSpeed } from './curl.js'
 
 const PREFIX = 'bpx'
@@ -27,8 +28,9 @@ async function burrowDownload(env: VpnLan, config: string, bytes: number, seed: 
   try {
     await cli.waitFor(/burrow-proxy: up: /, 30_000)
     const socks = (await cli.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 10_000))[1]
-    // a small request first (name lookup, TCP over a fresh tunnel), then the measured one
+    // a small request first (name lookup, TCP over a fresh tunnel), the warm-up, then the measured one
     await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/`])
+    await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/bytes?n=${WARMUP_BYTES}&seed=warmup`])
     const r = await curlSpeed(['--socks5-hostname', socks, `http://${env.dnsName}:${env.httpPort}/bytes?n=${bytes}&seed=${seed}`])
     if (r.bytes !== bytes) throw new Error(`burrow: downloaded ${r.bytes} of ${bytes} bytes`)
     return (r.bytesPerSec * 8) / 1e6
@@ -43,6 +45,7 @@ async function nativeDownload(env: VpnLan, clientNs: Netns, config: string, byte
   try {
     await client.waitFor(/Initialization Sequence Completed/, 30_000)
     await curlSpeed(['--retry', '5', '--retry-connrefused', '--retry-delay', '1', env.url('/')], clientNs, 30)
+    await curlSpeed([env.url(`/bytes?n=${WARMUP_BYTES}&seed=warmup`)], clientNs)
     const r = await curlSpeed([env.url(`/bytes?n=${bytes}&seed=${seed}`)], clientNs)
     if (r.bytes !== bytes) throw new Error(`native: downloaded ${r.bytes} of ${bytes} bytes`)
     return (r.bytesPerSec * 8) / 1e6

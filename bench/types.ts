@@ -40,3 +40,11 @@ export function mbitPerSec(bytes: number, ms: number): number {
 export function comparisonRounds<S>(quick: boolean, a: S, b: S): S[][] {
   return quick ? [[a, b]] : [[a, b], [b, a], [b, a], [a, b]]
 }
+
+/**
+ * Bytes each side of a native-vs-burrow comparison moves on its fresh tunnel before the measured
+ * transfer. burrow starts as a new process each round, and V8 compiles its packet path while the
+ * first megabytes go through; the measurement is of the warm path a running proxy has. The native
+ * side makes the same transfer, so both measured downloads start alike.
+ */
+export const WARMUP_BYTES = 20 * 1024 * 1024
