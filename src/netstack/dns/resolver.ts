@@ -8,6 +8,7 @@
 // the link is held for the link to come back (linkRx). Servers pushed anew on a reconnect replace
 // the old ones, and queries in flight move to them (setServers()). Transport-agnostic: it only
 // sees UdpSocket/TcpConn factories, so it runs over the netstack, a fake in tests, or anything else.
+// Checking and classifying a response is response.ts.
 import { randomInt } from 'node:crypto'
 import { domainToASCII } from 'node:url'
 import { writeU16, readU16 } from '../../core/bytes.js'
@@ -16,7 +17,8 @@ import { Counters } from '../../core/counters.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 import { formatIp, ipFamily, parseIp } from '../addr.js'
 import type { Resolver, TcpConn, UdpSocket } from '../api.js'
-import { DnsClass, DnsRcode, DnsType, encodeQuery, namesEqual, parseDnsMessage, type DnsMessage } from './message.js'
+import { DnsType, encodeQuery, parseDnsMessage } from './message.js'
+import { classifyResponse, matchResponse, type Outcome, type TryResult } from './response.js'
 
 export interface DnsResolverOptions {
   /** Server addresses: "10.0.0.1", "fd00::1", "10.0.0.1:5353", "[fd00::1]:5353". */
@@ -60,15 +62,6 @@ interface Server {
   port: number
 }
 
-type Outcome =
-  | { kind: 'answer'; addrs: string[]; ttlSec: number }
-  | { kind: 'nxdomain'; ttlSec: number | undefined }
-  | { kind: 'nodata'; ttlSec: number | undefined }
-  | { kind: 'fail'; timeout: boolean; reason: string }
-
-/** 'moved': the server list was replaced while this try waited (setServers): start over. */
-type TryResult = Outcome | { kind: 'truncated' } | { kind: 'formerr' } | { kind: 'moved' }
-
 /**
  * A try waiting for its answer: `again` resends it once (relinked; false when it already was),
  * `moved` ends it (setServers). Registered until the try is over.
@@ -78,7 +71,6 @@ interface Outstanding {
   moved(): void
 }
 
-const MAX_CNAME_HOPS = 16
 const MAX_TCP_RESPONSE = 2 + 0xffff
 
 /** "1.2.3.4", "1.2.3.4:53", "fd00::1", "[fd00::1]:53" → address and port; null if malformed. */
@@ -120,11 +112,6 @@ function sameAddress(a: string, b: string): boolean {
   const x = parseIp(a)
   const y = parseIp(b)
   return !!x && !!y && formatIp(x) === formatIp(y)
-}
-
-function rcodeName(rc: number): string {
-  for (const [k, v] of Object.entries(DnsRcode)) if (v === rc) return k
-  return `RCODE${rc}`
 }
 
 export class DnsResolver implements Resolver {
@@ -454,8 +441,8 @@ export class DnsResolver implements Resolver {
           this.counters.inc('dns.wrong_source')
           return
         }
-        const m = this.matching(data, id, qname, type)
-        if (m) finish(this.classify(m, qname, type, true))
+        const m = matchResponse(data, id, qname, type, this.counters)
+        if (m) finish(classifyResponse(m, qname, type, true))
       }
       sock.onError = (err, from) => {
         if (from && (from.port !== srv.port || !sameAddress(from.address, srv.address))) return
@@ -522,8 +509,8 @@ export class DnsResolver implements Resolver {
               if (have < 2) return
               const need = readU16(buf, 0)
               if (have < 2 + need) return
-              const m = this.matching(buf.subarray(2, 2 + need), id, qname, type)
-              finish(m ? this.classify(m, qname, type, false) : { kind: 'fail', timeout: false, reason: 'bad TCP answer' })
+              const m = matchResponse(buf.subarray(2, 2 + need), id, qname, type, this.counters)
+              finish(m ? classifyResponse(m, qname, type, false) : { kind: 'fail', timeout: false, reason: 'bad TCP answer' })
             }
             c.onEnd = () => finish({ kind: 'fail', timeout: false, reason: 'TCP closed before the answer' })
             c.onClose = (err) => finish({ kind: 'fail', timeout: false, reason: err?.message ?? 'TCP closed' })
@@ -561,65 +548,4 @@ export class DnsResolver implements Resolver {
       dial()
     })
   }
-
-  /** Parse and check a response against what we asked; null (and counted) when it is not ours. */
-  private matching(data: Uint8Array, id: number, qname: string, type: number): DnsMessage | null {
-    const m = parseDnsMessage(data)
-    if (!m) {
-      this.counters.inc('dns.malformed')
-      return null
-    }
-    if (!m.qr || m.opcode !== 0 || m.id !== id) {
-      this.counters.inc('dns.id_mismatch')
-      return null
-    }
-    const q = m.questions
-    if (q.length !== 1 || q[0].type !== type || q[0].class !== DnsClass.IN || !namesEqual(q[0].name, qname)) {
-      // FORMERR answers may legitimately omit the question
-      if (!(m.rcode === DnsRcode.FORMERR && q.length === 0)) {
-        this.counters.inc('dns.question_mismatch')
-        return null
-      }
-    }
-    return m
-  }
-
-  private classify(m: DnsMessage, qname: string, type: number, udp: boolean): TryResult {
-    if (udp && m.tc) return { kind: 'truncated' }
-    switch (m.rcode) {
-      case DnsRcode.NOERROR:
-        break
-      case DnsRcode.NXDOMAIN:
-        return { kind: 'nxdomain', ttlSec: negativeTtl(m) }
-      case DnsRcode.FORMERR:
-        return { kind: 'formerr' }
-      default:
-        return { kind: 'fail', timeout: false, reason: rcodeName(m.rcode) }
-    }
-    let cur = qname
-    let ttl = Infinity
-    for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
-      const addrs: string[] = []
-      for (const r of m.answers) {
-        if (r.type === type && r.class === DnsClass.IN && r.address && namesEqual(r.name, cur)) {
-          addrs.push(r.address)
-          ttl = Math.min(ttl, r.ttl)
-        }
-      }
-      if (addrs.length) return { kind: 'answer', addrs, ttlSec: ttl }
-      const c = m.answers.find((r) => r.type === DnsType.CNAME && r.target !== undefined && namesEqual(r.name, cur))
-      if (!c) break
-      ttl = Math.min(ttl, c.ttl)
-      cur = c.target!
-    }
-    return { kind: 'nodata', ttlSec: negativeTtl(m) }
-  }
-}
-
-/** RFC 2308 §5: the negative TTL is min(SOA TTL, SOA MINIMUM) of the authority-section SOA. */
-function negativeTtl(m: DnsMessage): number | undefined {
-  for (const r of m.authority) {
-    if (r.type === DnsType.SOA && r.soaMinimum !== undefined) return Math.min(r.ttl, r.soaMinimum)
-  }
-  return undefined
 }
