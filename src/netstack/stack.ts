@@ -3,7 +3,7 @@
 // connection get a RST), UDP by port (RFC 768, RFC 1122 §4.1.3.1: no socket → ICMP port
 // unreachable), ICMP echo (RFC 792, RFC 4443 §4) and ICMP errors delivered to the socket they quote
 // (RFC 1122 §4.2.3.9, RFC 5927; PMTU per RFC 1191 / RFC 8201). Outgoing packets are emitted once
-// into a buffer with link.headroom bytes free in front.
+// into a buffer with link.headroom bytes free in front. Arriving ICMP is handled in icmp/input.ts.
 import type { Clock } from '../core/clock.js'
 import { Counters } from '../core/counters.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
@@ -12,9 +12,10 @@ import type { Cidr, Link } from '../tunnel/types.js'
 import { cidrContains, formatIp, parseIp } from './addr.js'
 import type { ListenTcpOptions, NetStackApi, Resolver, TcpConn, TcpConnectOptions, TcpListener, UdpSocket } from './api.js'
 import { DnsResolver } from './dns/resolver.js'
-import { classifyIcmpError, isNonUnicast, parseQuoted, quoteLength, RateLimiter, type IcmpErrorInfo } from './icmp/errors.js'
+import { isNonUnicast, quoteLength, RateLimiter } from './icmp/errors.js'
+import { rxIcmp4, rxIcmp6, type IcmpInputHost } from './icmp/input.js'
 import { Pinger } from './icmp/ping.js'
-import { allocPacket, fragment, MIN_MTU_V4, MIN_MTU_V6, writeIpHeader, type IpHeaderFields } from './ip/output.js'
+import { allocPacket, fragment, writeIpHeader, type IpHeaderFields } from './ip/output.js'
 import { keyOfTuple, makeTuple, PortRefs, tupleKey } from './ip/demux.js'
 import { PmtuCache } from './ip/pmtu.js'
 import { Reassembler } from './ip/reassembly.js'
@@ -25,7 +26,7 @@ import { rstForUnmatched } from './tcp/segment.js'
 import { TcpFlag, type FourTuple, type TcpHost, type TcpSegment } from './tcp/types.js'
 import { pickEphemeralPort, UdpSocketImpl, type UdpSender } from './udp/socket.js'
 import { pseudoHeaderSum } from './wire/checksum.js'
-import { emitIcmpv4, emitIcmpv6, Icmpv4Type, Icmpv4Unreach, Icmpv6Type, Icmpv6Unreach, parseIcmpv4, parseIcmpv6, type IcmpRepr } from './wire/icmp.js'
+import { emitIcmpv4, emitIcmpv6, Icmpv4Type, Icmpv4Unreach, Icmpv6Type, Icmpv6Unreach, type IcmpRepr } from './wire/icmp.js'
 import { IpProto, parseIpv4 } from './wire/ipv4.js'
 import { parseIpv6 } from './wire/ipv6.js'
 import { emitTcp, parseTcp, tcpHeaderLen } from './wire/tcp.js'
@@ -110,6 +111,8 @@ export class NetStack implements NetStackApi, UdpSender {
   private _resolver: DnsResolver | undefined
   /** What TCP endpoints see of the stack (TcpHost contract in tcp/types.ts). */
   readonly tcpHost: TcpHost
+  /** What arriving ICMP sees of the stack (icmp/input.ts). */
+  private readonly icmpHost: IcmpInputHost
 
   constructor(opts: NetStackOptions) {
     this.link = opts.link
@@ -137,6 +140,15 @@ export class NetStack implements NetStackApi, UdpSender {
       random32: () => Math.floor(this.random() * 0x100000000) >>> 0,
       release: (tuple) => this.releaseTcp(tuple),
       rxShare: new RxShare(this.clock, opts.tcp?.rcvBudget ?? DEFAULT_TUNING.rcvBudget),
+    }
+    this.icmpHost = {
+      counters: this.counters,
+      pinger: this.pinger,
+      isLocal: (addr) => this.isLocal(addr),
+      sendIcmp: (src, dst, m) => this.sendIcmp(src, dst, m),
+      learnPmtu: (dst, mtu) => this.pmtu.learn(dst, mtu, this.link.mtu),
+      tcpEndpoint: (key) => this.conns.get(key),
+      udpSocket: (port) => this.udpPorts.get(port),
     }
     this.link.attach(
       (pkt) => this.rx(pkt),
@@ -273,11 +285,11 @@ export class NetStack implements NetStackApi, UdpSender {
         this.rxUdp(family, src, dst, pkt, off, len)
         return
       case IpProto.ICMP:
-        if (family === 4) this.rxIcmp4(src, dst, pkt, off, len)
+        if (family === 4) rxIcmp4(this.icmpHost, src, dst, pkt, off, len)
         else this.counters.inc('ipv6.icmpv4_ignored')
         return
       case IpProto.IPV6_ICMP:
-        if (family === 6) this.rxIcmp6(src, dst, pkt, off, len)
+        if (family === 6) rxIcmp6(this.icmpHost, src, dst, pkt, off, len)
         else this.counters.inc('ipv4.icmpv6_ignored')
         return
       case 59: // IPv6 No Next Header
@@ -333,80 +345,6 @@ export class NetStack implements NetStackApi, UdpSender {
       return
     }
     sock.deliver(src, { address: formatIp(src), port: u.srcPort }, u.payload)
-  }
-
-  private rxIcmp4(src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
-    const m = parseIcmpv4(pkt, off, len, this.counters)
-    if (!m) return
-    switch (m.type) {
-      case Icmpv4Type.EchoRequest:
-        this.counters.inc('icmp4.echo_request')
-        this.sendIcmp(dst, src, { type: Icmpv4Type.EchoReply, code: 0, ident: m.ident, seq: m.seq, data: m.data })
-        return
-      case Icmpv4Type.EchoReply:
-        if (!this.pinger.reply(4, src, m.ident!, m.seq!)) this.counters.inc('icmp4.unmatched_reply')
-        return
-      default: {
-        const info = classifyIcmpError(4, m)
-        if (info) this.icmpError(info, m.invoking!)
-        else this.counters.inc('icmp4.ignored')
-      }
-    }
-  }
-
-  private rxIcmp6(src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
-    const m = parseIcmpv6(pkt, off, len, pseudoHeaderSum(src, dst, IpProto.IPV6_ICMP, len), this.counters)
-    if (!m) return
-    switch (m.type) {
-      case Icmpv6Type.EchoRequest:
-        this.counters.inc('icmp6.echo_request')
-        this.sendIcmp(dst, src, { type: Icmpv6Type.EchoReply, code: 0, ident: m.ident, seq: m.seq, data: m.data })
-        return
-      case Icmpv6Type.EchoReply:
-        if (!this.pinger.reply(6, src, m.ident!, m.seq!)) this.counters.inc('icmp6.unmatched_reply')
-        return
-      default: {
-        const info = classifyIcmpError(6, m)
-        if (info) this.icmpError(info, m.invoking!)
-        else this.counters.inc('icmp6.ignored') // neighbour discovery, MLD, … (none needed on a tunnel)
-      }
-    }
-  }
-
-  /** Route an ICMP error to the TCP connection, UDP socket or ping it concerns. */
-  private icmpError(info: IcmpErrorInfo, invoking: Uint8Array): void {
-    const q = parseQuoted(invoking)
-    if (!q || !this.isLocal(q.src)) {
-      this.counters.inc('icmp.bad_quote')
-      return
-    }
-    const fam = q.family
-    if (info.mtu !== undefined) {
-      info.mtu = Math.max(info.mtu, fam === 4 ? MIN_MTU_V4 : MIN_MTU_V6)
-      if (this.pmtu.learn(q.dst, info.mtu, this.link.mtu)) this.counters.inc('ip.pmtu_learned')
-    }
-    if (q.proto === IpProto.TCP) {
-      const ep = this.conns.get(tupleKey(q.src, q.srcPort, q.dst, q.dstPort))
-      if (!ep) {
-        this.counters.inc('icmp.tcp_no_socket')
-        return
-      }
-      this.counters.inc('icmp.tcp_error')
-      const err = new BurrowError(info.code, `${info.message} from ${formatIp(q.dst)}:${q.dstPort}`)
-      ep.icmpError(err, info.mtu !== undefined ? 'frag-needed' : 'unreachable', info.mtu)
-    } else if (q.proto === IpProto.UDP) {
-      if (info.mtu !== undefined) return // datagrams to that destination are now fragmented smaller
-      const sock = this.udpPorts.get(q.srcPort)
-      if (!sock) {
-        this.counters.inc('icmp.udp_no_socket')
-        return
-      }
-      sock.deliverError(info.code, info.message, { address: formatIp(q.dst), port: q.dstPort })
-    } else if (q.echoIdent !== undefined) {
-      if (!this.pinger.error(q.echoIdent, q.echoSeq!, info.code, info.message)) this.counters.inc('icmp.echo_error_unmatched')
-    } else {
-      this.counters.inc('icmp.error_ignored')
-    }
   }
 
   // ── send path ────────────────────────────────────────────────────────────────────────
