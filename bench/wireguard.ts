@@ -11,6 +11,7 @@ import { run, which, type Netns } from '../test/harness/netns.js'
 import { createVpnLan } from '../test/harness/vpn-lan.js'
 import { cliPath, startCli, startWgServer, wgClientConfText, wgKeyPair } from '../test/harness/wg-server.js'
 import { keystream } from '../test/harness/pattern.js'
+import { machineBusySeconds } from './cpu.js'
 import { comparisonRounds, mbitPerSec, type BenchContext, type BenchModule, type BenchRow } from './types.js'
 
 const WG_PORT = 51820
@@ -19,6 +20,8 @@ const NATIVE_PORT = 51821
 interface Timed {
   bytes: number
   ms: number
+  /** Busy CPU seconds of the whole machine during the transfer (bench/cpu.ts). */
+  cpu?: number
 }
 
 /** curl with the body discarded; bytes and time as curl reports them. */
@@ -99,11 +102,13 @@ export const wireguardBench: BenchModule = {
       // Four rounds in ABBA order (native first, burrow first twice, native first), best of each
       // side: the machine is shared, so a single run mostly measures whoever else is busy then.
       const measure = (label: string, args: string[]) => {
-        const best = { native: { bytes: 0, ms: Infinity }, burrow: { bytes: 0, ms: Infinity } }
+        const best: Record<'native' | 'burrow', Timed> = { native: { bytes: 0, ms: Infinity }, burrow: { bytes: 0, ms: Infinity } }
         for (const order of comparisonRounds<'native' | 'burrow'>(ctx.quick, 'native', 'burrow')) {
           for (const who of order) {
+            const cpu0 = machineBusySeconds()
             const t = who === 'native' ? curlTimed(args, cns) : curlTimed([...socks, ...args])
-            ctx.log(`${who === 'native' ? 'native wireguard-go' : 'burrow SOCKS5'} ${label}: ${(t.bytes / 1e6).toFixed(0)} MB in ${(t.ms / 1000).toFixed(1)} s`)
+            t.cpu = machineBusySeconds() - cpu0
+            ctx.log(`${who === 'native' ? 'native wireguard-go' : 'burrow SOCKS5'} ${label}: ${(t.bytes / 1e6).toFixed(0)} MB in ${(t.ms / 1000).toFixed(1)} s, machine CPU ${t.cpu.toFixed(2)} s`)
             if (t.bytes !== bytes) throw new Error(`${label}: short transfer (${who} ${t.bytes} of ${bytes})`)
             if (t.ms < best[who].ms) best[who] = t
           }
@@ -114,7 +119,8 @@ export const wireguardBench: BenchModule = {
           unit: 'Mbit/s',
           baseline: mbitPerSec(best.native.bytes, best.native.ms),
           baselineName: 'wireguard-go TUN',
-          note: `one TCP stream, same server, best of ${ctx.quick ? 1 : 4}`,
+          // machine CPU of the best runs: with every vCPU busy, throughput is bounded by it
+          note: `one TCP stream, same server, best of ${ctx.quick ? 1 : 4}; machine CPU burrow ${best.burrow.cpu?.toFixed(2)} s, native ${best.native.cpu?.toFixed(2)} s`,
         })
       }
       measure('download', [env.url(`/bytes?n=${bytes}&seed=bench`)])
