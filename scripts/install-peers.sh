@@ -2,7 +2,7 @@
 # Installs the Debian packages the interop tests and benchmarks start as real peers
 # (see ARCHITECTURE.md, "Interop"). Idempotent; needs root. Safe to run on a fresh Debian 12.
 set -euo pipefail
-pkgs=(openvpn wireguard-go wireguard-tools iperf3 curl openssl iproute2 dnsmasq-base python3 gcc libc6-dev iputils-ping)
+pkgs=(openvpn wireguard-go wireguard-tools iperf3 curl openssl iproute2 dnsmasq-base python3 gcc libc6-dev iputils-ping squid)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
