@@ -1,10 +1,13 @@
 // curl as the client of the tunnel benchmarks: one transfer, its size and curl's own average speed.
 import { spawn } from 'node:child_process'
 import type { Netns } from '../test/harness/netns.js'
+import { machineBusySeconds } from './cpu.js'
 
 export interface CurlSpeed {
   bytes: number
   bytesPerSec: number
+  /** Busy CPU seconds of the whole machine while curl ran (bench/cpu.ts). */
+  cpu: number
 }
 
 /** curl … -o /dev/null -w '%{size_download} %{speed_download}'; `ns` runs it inside a namespace. */
@@ -12,6 +15,7 @@ export function curlSpeed(args: string[], ns?: Netns, timeoutSec = 180): Promise
   // --fail: an HTTP error must not be timed as a result
   const cmd = ['curl', '-sS', '--fail', '--max-time', String(timeoutSec), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', ...args]
   const [bin, ...rest] = ns ? ['ip', 'netns', 'exec', ns.name, ...cmd] : cmd
+  const cpu0 = machineBusySeconds()
   return new Promise((res, rej) => {
     const c = spawn(bin, rest, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
@@ -21,7 +25,7 @@ export function curlSpeed(args: string[], ns?: Netns, timeoutSec = 180): Promise
     c.on('close', (code) => {
       const m = /^(\d+) ([\d.]+)/.exec(out.trim())
       if (code !== 0 || !m) return rej(new Error(`curl exited ${code}: ${err.trim() || out.trim()}`))
-      res({ bytes: Number(m[1]), bytesPerSec: Number(m[2]) })
+      res({ bytes: Number(m[1]), bytesPerSec: Number(m[2]), cpu: machineBusySeconds() - cpu0 })
     })
   })
 }
