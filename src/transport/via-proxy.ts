@@ -1,7 +1,7 @@
 // The tunnel's own TCP connection through a proxy, as OpenVPN 2.6 does it for --http-proxy and
 // --socks-proxy (openvpn(8) "Client options"; OpenVPN proxy.c / socks.c): HTTP CONNECT (RFC 9110
-// §9.3.6) with Basic authentication (RFC 7617) and the http-proxy-option extras (VERSION, AGENT,
-// CUSTOM-HEADER), or SOCKS5 CONNECT (RFC 1928 §4–6) with no authentication or username/password
+// §9.3.6, see http-connect.ts for its Basic / Digest / NTLM authentication and the
+// http-proxy-option extras), or SOCKS5 CONNECT (RFC 1928 §4–6) with no authentication or username/password
 // (RFC 1929). The VPN server's name goes to the proxy unresolved (the proxy resolves it); the
 // proxy's own name is resolved locally by the caller. On success the socket is handed back
 // paused, with any bytes the proxy sent after its reply, for the OpenVPN stream framing.
@@ -9,32 +9,12 @@ import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { BurrowError, ErrorCode } from '../core/errors.js'
 import { formatIp, parseIp } from '../netstack/addr.js'
 import { HandshakeReader } from './proxy-reader.js'
+import { chooseAuth, hostPort, httpConnectHandshake, ProxyAuthRequired, type HttpAuthPlan, type HttpProxySpec, type ProxyCredentials } from './http-connect.js'
+import { pickDigest } from './proxy-auth.js'
 import { codeOf } from './udp.js'
 
-export interface ProxyCredentials {
-  username: string
-  password: string
-}
-
-/**
- * How to authenticate to an HTTP proxy: none; basic (send credentials up front); auto (try
- * without, answer a 407 that offers Basic); auto-nct (auto, but never send clear-text Basic).
- */
-export type HttpProxyAuthMode = 'none' | 'basic' | 'auto' | 'auto-nct'
-
-export interface HttpProxySpec {
-  type: 'http'
-  host: string
-  port: number
-  authMode: HttpProxyAuthMode
-  credentials?: ProxyCredentials
-  /** HTTP version in the request line (http-proxy-option VERSION); default 1.0 as OpenVPN. */
-  version?: '1.0' | '1.1'
-  /** User-Agent header (http-proxy-option AGENT). */
-  agent?: string
-  /** Extra headers (http-proxy-option CUSTOM-HEADER), sent as written. */
-  headers?: { name: string; value: string }[]
-}
+export type { HttpProxyAuthMode, HttpProxySpec, ProxyCredentials, HttpProxyResponse } from './http-connect.js'
+export { httpConnectRequest, parseHttpProxyResponse, ProxyAuthRequired, MAX_PROXY_HEADER } from './http-connect.js'
 
 export interface SocksProxySpec {
   type: 'socks5'
@@ -65,10 +45,6 @@ export interface ProxiedSocket {
   via: string
 }
 
-/** Longest proxy response header accepted. */
-export const MAX_PROXY_HEADER = 16 * 1024
-
-const hostPort = (h: string, p: number) => `${h.includes(':') ? `[${h}]` : h}:${p}`
 
 export function describeProxy(p: ProxySpec): string {
   return `${p.type === 'http' ? 'http-proxy' : 'socks-proxy'} ${hostPort(p.host, p.port)}`
@@ -78,16 +54,32 @@ export function describeProxy(p: ProxySpec): string {
 export async function connectViaProxy(proxy: ProxySpec, o: ProxyConnectOptions): Promise<ProxiedSocket> {
   const via = describeProxy(proxy)
   if (proxy.type === 'socks5') return attempt(proxy, o, via, (r, s) => socks5Handshake(proxy, o.target, r, s))
-  if (proxy.authMode === 'basic' && !proxy.credentials) throw new BurrowError(ErrorCode.ERR_CONFIG, `${via}: Basic authentication needs a username and password`)
-  const first = proxy.authMode === 'basic'
+  return connectHttp(proxy, o, via)
+}
+
+/** HTTP CONNECT under the spec's authentication mode (http-connect.ts does one attempt). */
+async function connectHttp(proxy: HttpProxySpec, o: ProxyConnectOptions, via: string): Promise<ProxiedSocket> {
+  const run = (plan: HttpAuthPlan) => attempt(proxy, o, via, (r, s) => httpConnectHandshake(proxy, o.target, r, s, plan, via))
+  const mode = proxy.authMode
+  if ((mode === 'basic' || mode === 'ntlm2') && !proxy.credentials) throw new BurrowError(ErrorCode.ERR_CONFIG, `${via}: ${mode === 'basic' ? 'Basic' : 'NTLM'} authentication needs a username and password`)
+  if (mode === 'basic') return run({ kind: 'basic' })
+  if (mode === 'ntlm2') return run({ kind: 'ntlm' })
+  if (mode === 'none') return run({ kind: 'none' })
+  // auto / auto-nct: ask without credentials first, answer the 407 on a new connection
   try {
-    return await attempt(proxy, o, via, (r, s) => httpConnectHandshake(proxy, o.target, r, s, first))
+    return await run({ kind: 'none' })
   } catch (e) {
-    // "auto": the proxy asked for Basic; HTTP/1.0 proxies close after a 407, so ask again on a new connection
-    if (e instanceof ProxyAuthRequired && proxy.authMode === 'auto' && !first && proxy.credentials && e.schemes.includes('basic')) {
-      return attempt(proxy, o, via, (r, s) => httpConnectHandshake(proxy, o.target, r, s, true))
+    if (!(e instanceof ProxyAuthRequired) || !proxy.credentials) throw e
+    const plan = chooseAuth(mode, e.challenges)
+    if (!plan) throw e
+    try {
+      return await run(plan)
+    } catch (e2) {
+      // RFC 7616 §3.3: stale=true means only the nonce expired; answer the fresh one once
+      const fresh = e2 instanceof ProxyAuthRequired && plan.kind === 'digest' ? pickDigest(e2.challenges) : undefined
+      if (fresh && fresh.params.stale?.toLowerCase() === 'true') return run({ kind: 'digest', challenge: fresh })
+      throw e2
     }
-    throw e
   }
 }
 
@@ -139,85 +131,6 @@ function attempt<T = void>(proxy: ProxySpec, o: Omit<ProxyConnectOptions, 'targe
     sock.once('error', onEarlyError)
     sock.once('connect', () => sock.off('error', onEarlyError))
   })
-}
-
-// ------------------------------------------------------------------------------ HTTP CONNECT
-
-/** A 407 from the proxy, with the authentication schemes it offered (lower case). */
-export class ProxyAuthRequired extends BurrowError {
-  constructor(
-    message: string,
-    readonly schemes: string[],
-  ) {
-    super(ErrorCode.ERR_AUTH, message)
-    this.name = 'ProxyAuthRequired'
-  }
-}
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
-
-/** The CONNECT request OpenVPN-style: request line, Host (1.1), User-Agent, Proxy-Authorization, custom headers. */
-export function httpConnectRequest(p: HttpProxySpec, target: { host: string; port: number }, withAuth: boolean): string {
-  const authority = hostPort(target.host, target.port)
-  const version = p.version ?? '1.0'
-  const lines = [`CONNECT ${authority} HTTP/${version}`]
-  if (version === '1.1') lines.push(`Host: ${authority}`)
-  if (p.agent !== undefined) lines.push(`User-Agent: ${p.agent}`)
-  if (withAuth && p.credentials) {
-    const token = Buffer.from(`${p.credentials.username}:${p.credentials.password}`, 'utf8').toString('base64')
-    lines.push(`Proxy-Authorization: Basic ${token}`)
-  }
-  for (const h of p.headers ?? []) {
-    if (!TOKEN.test(h.name) || !FIELD_VALUE.test(h.value)) throw new BurrowError(ErrorCode.ERR_CONFIG, `http-proxy-option CUSTOM-HEADER: "${h.name}" is not a valid header`)
-    lines.push(`${h.name}: ${h.value}`)
-  }
-  return lines.join('\r\n') + '\r\n\r\n'
-}
-
-export interface HttpProxyResponse {
-  status: number
-  reason: string
-  headers: { name: string; value: string }[]
-}
-
-/** Parse the proxy's response header block (status line + fields); null when malformed. */
-export function parseHttpProxyResponse(block: Uint8Array): HttpProxyResponse | null {
-  const text = Buffer.from(block.buffer, block.byteOffset, block.byteLength).toString('latin1')
-  const lines = text.split('\r\n')
-  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0])
-  if (!m) return null
-  const headers: { name: string; value: string }[] = []
-  for (const l of lines.slice(1)) {
-    if (l === '') continue
-    const i = l.indexOf(':')
-    if (i <= 0 || !TOKEN.test(l.slice(0, i))) return null
-    headers.push({ name: l.slice(0, i).toLowerCase(), value: l.slice(i + 1).trim() })
-  }
-  return { status: Number(m[1]), reason: m[2] ?? '', headers }
-}
-
-async function httpConnectHandshake(p: HttpProxySpec, target: { host: string; port: number }, r: HandshakeReader, s: Socket, withAuth: boolean): Promise<void> {
-  const via = describeProxy(p)
-  s.write(httpConnectRequest(p, target, withAuth))
-  const res = parseHttpProxyResponse(await r.readHeader(MAX_PROXY_HEADER))
-  const dest = hostPort(target.host, target.port)
-  if (!res) throw new BurrowError(ErrorCode.ERR_PROTOCOL, `${via}: not an HTTP response to CONNECT ${dest}`)
-  if (res.status >= 200 && res.status < 300) return
-  const what = `${res.status}${res.reason ? ' ' + res.reason : ''}`
-  if (res.status === 407) {
-    const schemes = res.headers.filter((h) => h.name === 'proxy-authenticate').map((h) => h.value.split(/[\s,]/)[0].toLowerCase())
-    const offered = schemes.length ? ` (it offers ${schemes.join(', ')})` : ''
-    let hint: string
-    if (withAuth) hint = 'the proxy rejected the username/password'
-    else if (p.authMode === 'auto-nct' && schemes.includes('basic') && !schemes.some((x) => x !== 'basic')) hint = 'auto-nct refuses clear-text Basic authentication'
-    else if (schemes.length && !schemes.includes('basic')) hint = 'only Basic authentication is implemented'
-    else if (!p.credentials) hint = 'no credentials configured (http-proxy HOST PORT AUTHFILE basic, or <http-proxy-user-pass>)'
-    else hint = 'authentication required'
-    throw new ProxyAuthRequired(`${via}: 407 Proxy Authentication Required for CONNECT ${dest}${offered}: ${hint}`, schemes)
-  }
-  const code = res.status === 504 ? ErrorCode.ETIMEDOUT : res.status === 502 || res.status === 503 ? ErrorCode.ECONNREFUSED : ErrorCode.ERR_PROTOCOL
-  throw new BurrowError(code, `${via}: CONNECT ${dest} failed: ${what}`)
 }
 
 // ------------------------------------------------------------------------------ SOCKS5

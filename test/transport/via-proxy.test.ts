@@ -157,14 +157,6 @@ describe('HTTP CONNECT', () => {
     await expectFailure(http(port, { authMode: 'auto-nct', credentials: { username: 'a', password: 'b' } }), /auto-nct refuses clear-text Basic/, 'ERR_AUTH')
   })
 
-  it('NTLM/Digest-only proxies are named as not implemented', async () => {
-    const { port } = await scriptedProxy(async (c) => {
-      await c.wait('header')
-      c.sock.end('HTTP/1.1 407 Auth\r\nProxy-Authenticate: NTLM\r\nProxy-Authenticate: Digest realm="x"\r\n\r\n')
-    })
-    await expectFailure(http(port, { authMode: 'auto', credentials: { username: 'a', password: 'b' } }), /offers ntlm, digest\): only Basic authentication is implemented/)
-  })
-
   it('other statuses, garbage, an early close and an oversized header are clear errors', async () => {
     const replies = ['HTTP/1.1 403 Forbidden\r\n\r\n', 'HTTP/1.1 502 Bad Gateway\r\n\r\n', 'SSH-2.0-x\r\n\r\n', 'HTTP/1.1 200 OK\r\n', 'HTTP/1.1 200 OK\r\nX: ' + 'a'.repeat(20000)]
     const { port, conns } = await scriptedProxy(async (c, i) => {
