@@ -1,7 +1,7 @@
 // The proxy directives of an OpenVPN 2.6 client config (openvpn(8) "Client options": --http-proxy,
 // --http-proxy-user-pass, --http-proxy-option, --socks-proxy): the tunnel's own TCP connection to
 // the server goes through an HTTP CONNECT or SOCKS5 proxy (src/transport/via-proxy.ts).
-//   http-proxy HOST PORT [AUTHFILE|stdin|auto|auto-nct] [none|basic|ntlm|ntlm2]
+//   http-proxy HOST PORT [AUTHFILE|stdin|auto|auto-nct] [none|basic|ntlm2]   (ntlm = NTLMv1 refused)
 //   http-proxy-user-pass FILE   or   <http-proxy-user-pass> user \n pass </http-proxy-user-pass>
 //   http-proxy-option VERSION 1.0|1.1 | AGENT STRING | CUSTOM-HEADER NAME [CONTENT]
 //   socks-proxy HOST [PORT=1080] [AUTHFILE|stdin]
@@ -41,8 +41,10 @@ function port(d: OvpnDirective, s: string | undefined, dflt?: number): number {
 /**
  * Interpret the proxy directives (in file order). `readText` reads an authfile named by a
  * directive (relative to the config) or an inline block; it throws a ConfigError naming d.
+ * `sharedUserPass` is the global http-proxy-user-pass, applied to an http-proxy among `ds`
+ * (OpenVPN allows http-proxy in <connection> blocks, http-proxy-user-pass only globally).
  */
-export function parseProxyDirectives(ds: OvpnDirective[], readText: (d: OvpnDirective, name?: string) => string): OvpnProxy | undefined {
+export function parseProxyDirectives(ds: OvpnDirective[], readText: (d: OvpnDirective, name?: string) => string, sharedUserPass?: OvpnDirective): OvpnProxy | undefined {
   let http: OvpnDirective | undefined
   let socks: OvpnDirective | undefined
   let userPassD: OvpnDirective | undefined
@@ -53,9 +55,11 @@ export function parseProxyDirectives(ds: OvpnDirective[], readText: (d: OvpnDire
     else if (d.name === 'http-proxy-user-pass') userPassD = d
     else options.push(d)
   }
+  // a global http-proxy-user-pass given for a <connection> block's proxy (or the global one)
+  userPassD ??= sharedUserPass
   if (http && socks) throw err(socks, 'cannot be combined with http-proxy (line ' + http.line + '): choose one proxy')
   if (!http) {
-    const stray = userPassD ?? options[0]
+    const stray = (userPassD === sharedUserPass ? undefined : userPassD) ?? options[0]
     if (stray) throw err(stray, 'needs an http-proxy directive')
   }
   if (socks) return parseSocks(socks, readText)
@@ -97,8 +101,9 @@ function parseHttp(d: OvpnDirective, userPassD: OvpnDirective | undefined, optio
     const method = (a[3] ?? 'basic').toLowerCase()
     if (method === 'basic') authMode = 'basic'
     else if (method === 'none') authMode = 'none'
-    else if (method === 'ntlm' || method === 'ntlm2') throw err(d, `${method} proxy authentication is not implemented (only basic, or auto for a proxy that offers Basic)`)
-    else throw err(d, `unknown auth-method "${a[3]}" (none, basic, ntlm)`)
+    else if (method === 'ntlm2') authMode = 'ntlm2'
+    else if (method === 'ntlm') throw err(d, 'NTLMv1 is refused: its DES-based response is broken crypto (OpenVPN 2.6 deprecates it for removal in 2.7); use "ntlm2" (NTLMv2), or "auto"')
+    else throw err(d, `unknown auth-method "${a[3]}" (none, basic, ntlm2)`)
   }
   const spec: HttpProxySpec = { type: 'http', host: a[0], port: port(d, a[1]), authMode }
   const out: OvpnProxy = { file: d.file, line: d.line, directive: 'http-proxy', spec }

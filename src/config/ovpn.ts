@@ -37,6 +37,8 @@ export interface OvpnRemote extends OvpnLocation {
   proto: OvpnProto
   /** Address family forced by udp4/udp6/tcp4/tcp6. */
   family?: 4 | 6
+  /** The proxy this remote is reached through: its <connection> block's own, else the global one. */
+  proxy?: OvpnProxy
 }
 
 /** A file-valued directive (ca, cert, key, tls-auth, …): inline block or file read from disk. */
@@ -187,7 +189,15 @@ interface RemoteDraft extends OvpnLocation {
   host: string
   port?: number
   proto?: { proto: OvpnProto; family?: 4 | 6 }
+  /** http-proxy / http-proxy-option / socks-proxy inside this remote's <connection> block. */
+  proxyDs?: OvpnDirective[]
 }
+
+/**
+ * Directives OpenVPN allows inside <connection> (options.c OPT_P_CONNECTION) that have no effect
+ * for this client or only make sense globally here: warned about and ignored.
+ */
+const CONNECTION_IGNORED = new Set(['nobind', 'bind', 'local', 'lport', 'float', 'connect-retry', 'connect-timeout', 'server-poll-timeout', 'mtu-disc', 'link-mtu', 'tun-mtu', 'tun-mtu-extra', 'mssfix', 'explicit-exit-notify'])
 
 /** Interpret configuration text. Throws ConfigError naming file, line and directive. */
 export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig {
@@ -351,9 +361,17 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
           } else if (x.name === 'port' || x.name === 'rport') {
             argc(x, 1, 1)
             r.port = intArg(x, 0, 1, 65535)
-          } else if (HARMLESS_IGNORED.has(x.name) || x.name === 'nobind' || x.name === 'connect-retry' || x.name === 'connect-timeout') {
+          } else if (x.name === 'http-proxy' || x.name === 'http-proxy-option' || x.name === 'socks-proxy') {
+            ;(r.proxyDs ??= []).push(x)
+          } else if (x.name === 'http-proxy-user-pass') {
+            throw err(x, 'is a global option: put it outside the <connection> block (it serves every http-proxy)')
+          } else if (x.name in REJECTED && !isCompressionStub(x)) {
+            throw err(x, REJECTED[x.name])
+          } else if (CONNECTION_IGNORED.has(x.name)) {
+            warn(x, 'ignored inside <connection> (no effect for a userspace client, or set it outside the block)')
+          } else if (HARMLESS_IGNORED.has(x.name)) {
             warn(x, 'ignored inside <connection>')
-          } else throw err(x, 'not supported inside a <connection> block (only remote, proto, port)')
+          } else throw err(x, 'not supported inside a <connection> block (remote, proto, port, http-proxy, http-proxy-option, socks-proxy, and options without effect here)')
         }
         if (!r.host) throw err(d, '<connection> block without a remote')
         remotes.push(r)
@@ -471,14 +489,8 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
     }
   }
 
-  // Remotes: `port`/`proto` are defaults for remotes that do not name their own.
-  for (const r of remotes) {
-    const p = r.proto ?? defProto ?? { proto: 'udp' as const }
-    cfg.remotes.push({ host: r.host, port: r.port ?? defPort ?? DEFAULT_PORT, proto: p.proto, family: p.family, file: r.file, line: r.line })
-  }
-
   // The proxy's own credentials file is read here; the directives are interpreted in ovpn-proxy.ts.
-  cfg.proxy = parseProxyDirectives(proxyDs, (d, name) => {
+  const readProxyText = (d: OvpnDirective, name?: string): string => {
     if (d.inline) return d.args[0]
     if (name === undefined) {
       if (d.args.length !== 1) throw err(d, 'expects a file name or an inline block')
@@ -492,8 +504,31 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
     } catch (e) {
       throw err(d, `cannot read ${path}: ${(e as Error).message}`)
     }
-  })
-  if (cfg.proxy) checkProxyProto(cfg.proxy, cfg.remotes)
+  }
+  // http-proxy-user-pass is global and serves every http-proxy, global or in a <connection> block
+  const userPassD = proxyDs.filter((d) => d.name === 'http-proxy-user-pass').pop()
+  cfg.proxy = parseProxyDirectives(
+    proxyDs.filter((d) => d.name !== 'http-proxy-user-pass'),
+    readProxyText,
+    userPassD,
+  )
+  if (userPassD && !cfg.proxy?.directive.startsWith('http') && !remotes.some((r) => r.proxyDs?.some((x) => x.name === 'http-proxy'))) {
+    throw err(userPassD, 'needs an http-proxy directive')
+  }
+
+  // Remotes: `port`/`proto` are defaults for remotes that do not name their own; a <connection>
+  // block's proxy replaces the global one for its remote.
+  for (const r of remotes) {
+    const p = r.proto ?? defProto ?? { proto: 'udp' as const }
+    const own = r.proxyDs ? parseProxyDirectives(r.proxyDs, readProxyText, userPassD) : undefined
+    const remote: OvpnRemote = { host: r.host, port: r.port ?? defPort ?? DEFAULT_PORT, proto: p.proto, family: p.family, file: r.file, line: r.line }
+    const proxy = own ?? cfg.proxy
+    if (proxy) {
+      remote.proxy = proxy
+      checkProxyProto(proxy, [remote])
+    }
+    cfg.remotes.push(remote)
+  }
 
   if (sawTls && secretD) throw err(secretD, 'static key (secret) cannot be combined with TLS-mode directives (client, tls-client, ca, cert, …)')
   cfg.mode = sawTls ? OvpnMode.TLS : OvpnMode.STATIC_KEY

@@ -3,7 +3,7 @@
 // no file, --http-proxy/--socks-proxy authfile "stdin" or a username-only file). The library never
 // reads a terminal itself: the caller (the CLI) passes a `prompt` callback, and the answers are
 // handed to the tunnel settings. Without a prompt the tunnel settings raise a clear error.
-import type { OvpnConfig, OvpnDirective } from '../config/ovpn.js'
+import type { OvpnConfig, OvpnDirective, OvpnProxy, OvpnRemote } from '../config/ovpn.js'
 import { ConfigError } from '../core/errors.js'
 import type { ProxyCredentials, ProxySpec } from '../transport/via-proxy.js'
 import { splitUserPass } from '../config/ovpn-proxy.js'
@@ -34,7 +34,13 @@ export interface MissingSecrets {
   /** auth-user-pass: `username` set when the file held only the username. */
   authUserPass?: { username?: string; directive: OvpnDirective }
   askpass?: OvpnDirective
-  proxy?: { username?: string }
+  proxy?: { username?: string; directive: OvpnProxy['directive'] }
+}
+
+/** Every proxy the config uses (global and per <connection>), each once. */
+function proxiesOf(cfg: OvpnConfig): OvpnProxy[] {
+  const all = [cfg.proxy, ...cfg.remotes.map((r) => r.proxy)].filter((p): p is OvpnProxy => p !== undefined)
+  return [...new Set(all)]
 }
 
 export function missingSecrets(cfg: OvpnConfig): MissingSecrets {
@@ -52,7 +58,9 @@ export function missingSecrets(cfg: OvpnConfig): MissingSecrets {
     const ask = cfg.tlsDirectives.find((d) => d.name === 'askpass')
     if (ask && ask.args.length === 0) m.askpass = ask
   }
-  if (cfg.proxy?.ask) m.proxy = { username: cfg.proxy.ask.username }
+  // one typed-in username/password serves every proxy that asks (as OpenVPN's single prompt)
+  const ask = proxiesOf(cfg).find((p) => p.ask)
+  if (ask?.ask) m.proxy = { username: ask.ask.username, directive: ask.directive }
   return m
 }
 
@@ -68,7 +76,7 @@ export async function askSecrets(cfg: OvpnConfig, prompt: PromptFn, given: OvpnS
   const out: OvpnSecrets = { ...given }
   if (m.askpass) out.askpass = await prompt({ kind: 'key-passphrase', message: 'Enter Private Key Password:', echo: false })
   if (m.proxy) {
-    const kind = cfg.proxy?.directive === 'socks-proxy' ? 'SOCKS Proxy' : 'HTTP Proxy'
+    const kind = m.proxy.directive === 'socks-proxy' ? 'SOCKS Proxy' : 'HTTP Proxy'
     const username = m.proxy.username ?? (await prompt({ kind: 'proxy-username', message: `Enter ${kind} Username:`, echo: true }))
     const password = await prompt({ kind: 'proxy-password', message: `Enter ${kind} Password:`, echo: false })
     out.proxyCredentials = { username, password }
@@ -81,13 +89,23 @@ export async function askSecrets(cfg: OvpnConfig, prompt: PromptFn, given: OvpnS
   return out
 }
 
-/** The proxy for the transport, with typed-in credentials applied; a clear error when they are missing. */
+/** The global proxy for the transport, with typed-in credentials applied; a clear error when they are missing. */
 export function proxySpecFor(cfg: OvpnConfig, secrets: OvpnSecrets = {}): ProxySpec | undefined {
-  const p = cfg.proxy
+  return proxySpecOf(cfg.proxy, secrets)
+}
+
+/** One remote's proxy (its <connection> block's or the global one) with typed-in credentials applied. */
+export function remoteProxySpec(r: OvpnRemote, secrets: OvpnSecrets = {}): ProxySpec | undefined {
+  return proxySpecOf(r.proxy, secrets)
+}
+
+export function proxySpecOf(p: OvpnProxy | undefined, secrets: OvpnSecrets = {}): ProxySpec | undefined {
   if (!p) return undefined
   if (!p.ask) return p.spec
   if (!secrets.proxyCredentials) {
     throw new ConfigError(p.file, p.line, p.directive, `the proxy ${p.ask.username ? 'password' : 'username and password'} must be typed in, but no interactive prompt is available here (stdin is not a terminal); give a file with the username and password`)
   }
-  return { ...p.spec, credentials: secrets.proxyCredentials }
+  const typed = secrets.proxyCredentials
+  // a file holding only the username keeps its username; the typed password completes it
+  return { ...p.spec, credentials: { username: p.ask.username ?? typed.username, password: typed.password } }
 }

@@ -22,6 +22,8 @@ export interface StaticRemote {
   port: number
   proto: 'udp' | 'tcp'
   family?: 4 | 6
+  /** This remote's proxy (a <connection> block's or the global one); else params.proxy. */
+  proxy?: ProxySpec
 }
 
 /** Everything the static-key tunnel needs (see createOpenVpnTunnel for the .ovpn mapping). */
@@ -126,7 +128,7 @@ export class OpenVpnStaticTunnel implements Tunnel {
     this.crypto = new StaticKeyCrypto(params.key, params.direction, params.cipher, params.auth)
     this.pid = new PacketIdSend(deps.nowSec)
     this.replay = new ReplayWindow(params.replayWindow ?? 64, params.replayTime ?? 15)
-    this.connectFn = deps.connect ?? ((r, signal) => connectTransport({ ...r, signal, counters: this.counters, proxy: params.proxy }))
+    this.connectFn = deps.connect ?? ((r, signal) => connectTransport({ ...r, signal, counters: this.counters, proxy: r.proxy ?? params.proxy }))
     this.remotes = [...params.remotes]
     if (params.remoteRandom) {
       const rnd = deps.random ?? Math.random
@@ -225,9 +227,15 @@ export class OpenVpnStaticTunnel implements Tunnel {
       searchDomains: p.searchDomains ?? [],
       mtu: this.mtu,
       description: r
-        ? `openvpn static-key ${this.role === 'server' ? 'listen ' : ''}${r.proto} ${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}${this.params.proxy && this.role !== 'server' ? ` via ${describeProxy(this.params.proxy)}` : ''}`
+        ? `openvpn static-key ${this.role === 'server' ? 'listen ' : ''}${r.proto} ${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}${this.viaText(r)}`
         : 'openvpn static-key',
     }
+  }
+
+  /** " via http-proxy …" for the description of a client's remote reached through a proxy. */
+  private viaText(r: { proxy?: ProxySpec }): string {
+    const p = this.role === 'server' ? undefined : (r.proxy ?? this.params.proxy)
+    return p ? ` via ${describeProxy(p)}` : ''
   }
 
   /** Try remotes in order with connect-retry backoff; rejects when connectRetryMax rounds failed. */

@@ -9,7 +9,7 @@ import type { Cidr } from '../tunnel/types.js'
 import type { ListenTransportOptions } from '../transport/listen.js'
 import { OpenVpnStaticTunnel, type OpenVpnStaticParams, type OpenVpnTunnelDeps } from './tunnel-static.js'
 import type { StaticAuthName, StaticCipherName } from './static-key.js'
-import { proxySpecFor, type OvpnSecrets } from './credentials.js'
+import { proxySpecFor, remoteProxySpec, type OvpnSecrets } from './credentials.js'
 
 /** The static-key tunnel parameters of a static-key .ovpn config. */
 export function staticParamsFromConfig(config: OvpnConfig, secrets: OvpnSecrets = {}): OpenVpnStaticParams {
@@ -26,7 +26,7 @@ export function staticParamsFromConfig(config: OvpnConfig, secrets: OvpnSecrets 
     direction: config.secret.direction,
     cipher: config.cipher as StaticCipherName,
     auth: config.auth as StaticAuthName,
-    remotes: config.remotes.map((r) => ({ host: r.host, port: r.port, proto: r.proto, family: r.family })),
+    remotes: config.remotes.map((r) => ({ host: r.host, port: r.port, proto: r.proto, family: r.family, proxy: remoteProxySpec(r, secrets) })),
     proxy: proxySpecFor(config, secrets),
     remoteRandom: config.remoteRandom,
     connectRetry: config.connectRetry,

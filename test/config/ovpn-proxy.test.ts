@@ -38,6 +38,12 @@ describe('http-proxy', () => {
     expect(parse('http-proxy 127.0.0.1 8080 proxy.auth none').proxy?.spec).toMatchObject({ authMode: 'none', credentials: undefined })
   })
 
+  it('ntlm2 with an authfile (DOMAIN\\user kept as written)', () => {
+    writeFileSync(join(dir, 'ntlm.auth'), 'CORP\\alice\npw\n')
+    expect(parse('http-proxy 127.0.0.1 8080 ntlm.auth ntlm2').proxy?.spec).toMatchObject({ authMode: 'ntlm2', credentials: { username: 'CORP\\alice', password: 'pw' } })
+    expect(parse('http-proxy 127.0.0.1 8080 ntlm.auth NTLM2').proxy?.spec).toMatchObject({ authMode: 'ntlm2' })
+  })
+
   it('auto / auto-nct with <http-proxy-user-pass>; options VERSION, AGENT, CUSTOM-HEADER', () => {
     const c = parse(
       'http-proxy 10.0.0.1 3128 auto',
@@ -72,8 +78,7 @@ describe('http-proxy', () => {
     const cases: [string[], number, RegExp][] = [
       [['http-proxy proxy.lan'], 1, /http-proxy: expects HOST PORT/],
       [['http-proxy proxy.lan 99999'], 1, /port must be a number in 1\.\.65535/],
-      [['http-proxy proxy.lan 3128 proxy.auth ntlm'], 1, /ntlm proxy authentication is not implemented/],
-      [['http-proxy proxy.lan 3128 proxy.auth ntlm2'], 1, /ntlm2 proxy authentication is not implemented/],
+      [['http-proxy proxy.lan 3128 proxy.auth ntlm'], 1, /NTLMv1 is refused: .*broken crypto.*use "ntlm2"/],
       [['http-proxy proxy.lan 3128 proxy.auth digest'], 1, /unknown auth-method "digest"/],
       [['http-proxy proxy.lan 3128 auto basic'], 1, /chooses the method itself/],
       [['http-proxy proxy.lan 3128 missing.auth'], 1, /cannot read .*missing\.auth/],
@@ -96,6 +101,86 @@ describe('http-proxy', () => {
     expect(e.message).toBe(`${file}:4: http-proxy: an HTTP proxy carries only TCP: use "proto tcp-client" (remote vpn.example.test at ${file}:3 is UDP)`)
     // SOCKS5 carries UDP too (UDP ASSOCIATE)
     expect(parseOvpn(['client', 'dev tun', 'proto udp', 'remote vpn.example.test', 'socks-proxy 127.0.0.1 1080'].join('\n'), { file }).proxy?.spec.type).toBe('socks5')
+  })
+})
+
+describe('proxies in <connection> blocks', () => {
+  const BASE = ['client', 'dev tun', '<ca>', 'CA', '</ca>', '<cert>', 'C', '</cert>', '<key>', 'K', '</key>']
+  const conf = (...lines: string[]) => parseOvpn([...BASE, ...lines].join('\n'), { file })
+  const at = (n: number) => BASE.length + n
+
+  it("a block's own proxy wins; the global proxy serves the other remotes; http-proxy-user-pass is shared", () => {
+    const c = conf(
+      'http-proxy global.lan 3128 auto', // 1
+      '<http-proxy-user-pass>', // 2
+      'gu',
+      'gp',
+      '</http-proxy-user-pass>', // 5
+      '<connection>', // 6
+      'remote a.example 443 tcp-client', // 7
+      'http-proxy own.lan 8080 auto-nct', // 8
+      'http-proxy-option AGENT burrow', // 9
+      '</connection>',
+      '<connection>', // 11
+      'remote b.example 443 tcp-client', // 12
+      'socks-proxy s.lan 1080', // 13
+      'nobind', // 14
+      'connect-timeout 5', // 15
+      'explicit-exit-notify 2', // 16
+      '</connection>',
+      'remote c.example 443 tcp-client', // 18
+    )
+    expect(c.proxy?.spec).toMatchObject({ host: 'global.lan', authMode: 'auto', credentials: { username: 'gu', password: 'gp' } })
+    expect(c.remotes.map((r) => r.host)).toEqual(['a.example', 'b.example', 'c.example'])
+    expect(c.remotes[0].proxy).toMatchObject({ line: at(8), spec: { host: 'own.lan', port: 8080, authMode: 'auto-nct', agent: 'burrow', credentials: { username: 'gu', password: 'gp' } } })
+    expect(c.remotes[1].proxy).toMatchObject({ line: at(13), directive: 'socks-proxy', spec: { type: 'socks5', host: 's.lan', port: 1080 } })
+    expect(c.remotes[2].proxy).toBe(c.proxy)
+    for (const n of [14, 15, 16]) expect(c.warnings.some((w) => w.startsWith(`${file}:${at(n)}: `) && w.includes('ignored inside <connection>'))).toBe(true)
+    // both tunnels see each remote's proxy
+    const s = tlsSettingsFromOvpn(c)
+    expect(s.remotes.map((r) => r.proxy?.spec.host)).toEqual(['own.lan', 's.lan', 'global.lan'])
+  })
+
+  it("without a global proxy only the block's remote is proxied", () => {
+    const c = conf('<connection>', 'remote a.example 443 tcp-client', 'http-proxy own.lan 8080', '</connection>', '<connection>', 'remote b.example 1194 udp', '</connection>')
+    expect(c.proxy).toBeUndefined()
+    expect(c.remotes[0].proxy?.spec.host).toBe('own.lan')
+    expect(c.remotes[1].proxy).toBeUndefined()
+  })
+
+  it('errors name file:line: UDP remote with an HTTP proxy (global or own), user-pass inside, two proxies', () => {
+    const cases: [string[], number, RegExp][] = [
+      [['<connection>', 'remote a.example 1194 udp', 'http-proxy own.lan 8080', '</connection>'], 3, /http-proxy: an HTTP proxy carries only TCP: .*remote a\.example at .*:\d+ is UDP/],
+      [['http-proxy g.lan 3128', '<connection>', 'remote a.example 1194 udp', '</connection>'], 1, /http-proxy: an HTTP proxy carries only TCP/],
+      [['<connection>', 'remote a.example 443 tcp-client', 'http-proxy own.lan 8080', 'http-proxy-user-pass x.auth', '</connection>'], 4, /http-proxy-user-pass: is a global option/],
+      [['<connection>', 'remote a.example 443 tcp-client', 'http-proxy own.lan 8080', 'socks-proxy s.lan', '</connection>'], 4, /socks-proxy: cannot be combined with http-proxy/],
+      [['<connection>', 'remote a.example 443 tcp-client', 'http-proxy-option VERSION 1.1', '</connection>'], 3, /http-proxy-option: needs an http-proxy directive/],
+      [['<connection>', 'remote a.example 443 tcp-client', 'http-proxy own.lan 8080 missing.auth', '</connection>'], 3, /cannot read .*missing\.auth/],
+      [['<connection>', 'remote a.example 443 tcp-client', 'cipher AES-256-GCM', '</connection>'], 3, /cipher: not supported inside a <connection> block/],
+      [['socks-proxy s.lan', 'http-proxy-user-pass proxy.auth', '<connection>', 'remote a.example 443 tcp-client', '</connection>'], 2, /http-proxy-user-pass: needs an http-proxy directive/],
+    ]
+    for (const [lines, n, re] of cases) {
+      const e = catchErr(() => conf(...lines))
+      expect(e.message).toMatch(re)
+      expect(e.message.startsWith(`${file}:${at(n)}: `)).toBe(true)
+    }
+  })
+
+  it('a block proxy with "stdin" is asked for, and the answer reaches that remote', async () => {
+    const c = conf('<connection>', 'remote a.example 443 tcp-client', 'socks-proxy s.lan 1080 stdin', '</connection>', 'remote b.example 443 tcp-client')
+    expect(missingSecrets(c)).toMatchObject({ proxy: { directive: 'socks-proxy' } })
+    const secrets = await askSecrets(c, async (r) => (r.kind === 'proxy-username' ? 'su' : 'sp'))
+    expect(catchErr(() => tlsSettingsFromOvpn(c)).message).toMatch(new RegExp(`^${file}:${at(3)}: socks-proxy: the proxy username and password must be typed in`))
+    const s = tlsSettingsFromOvpn(c, secrets)
+    expect(s.remotes[0].proxy?.spec.credentials).toEqual({ username: 'su', password: 'sp' })
+    expect(s.remotes[1].proxy).toBeUndefined()
+  })
+
+  it("the static-key tunnel parameters carry each remote's proxy", () => {
+    const key = formatStaticKeyFile(new Uint8Array(256).fill(7))
+    const c = parseOvpn(['dev tun', 'cipher AES-256-CBC', '<secret>', key, '</secret>', 'proto tcp-client', '<connection>', 'remote 10.0.0.1 1194', 'http-proxy h.lan 3128', '</connection>', 'remote 10.0.0.2 1194'].join('\n'), { file })
+    const p = staticParamsFromConfig(c)
+    expect(p.remotes.map((r) => r.proxy?.host)).toEqual(['h.lan', undefined])
   })
 })
 

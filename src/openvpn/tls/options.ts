@@ -11,7 +11,7 @@ import { parseStaticKeyV1, parseTlsCryptV2ClientKey, authDigest, type KeyDirecti
 import { DATA_CIPHERS, Framing } from './data.js'
 import type { ProxySpec } from '../../transport/via-proxy.js'
 import { splitUserPass } from '../../config/ovpn-proxy.js'
-import { proxySpecFor, type OvpnSecrets } from '../credentials.js'
+import { proxySpecFor, proxySpecOf, type OvpnSecrets } from '../credentials.js'
 
 export interface OpenVpnTlsSettings {
   remotes: OvpnRemote[]
@@ -48,7 +48,7 @@ export interface OpenVpnTlsSettings {
   replayWindow: number
   /** Extra peer-info lines (push-peer-info / setenv UV_*). */
   peerInfoExtra: string[]
-  /** http-proxy / socks-proxy: the TCP transport goes through this proxy. */
+  /** http-proxy / socks-proxy for remotes that carry no proxy of their own (remote.proxy wins). */
   proxy?: ProxySpec
 }
 
@@ -75,7 +75,8 @@ export function tlsSettingsFromOvpn(cfg: OvpnConfig, extra: OvpnSecrets = {}): O
   const files = cfg.tlsFiles
   const creds: TlsCredentials = {}
   const s: OpenVpnTlsSettings = {
-    remotes: cfg.remotes,
+    // each remote's proxy with typed-in credentials applied (nothing left to ask)
+    remotes: cfg.remotes.map((r) => (r.proxy?.ask ? { ...r, proxy: { ...r.proxy, spec: proxySpecOf(r.proxy, extra)!, ask: undefined } } : r)),
     remoteRandom: cfg.remoteRandom,
     connectRetry: cfg.connectRetry,
     connectRetryMaxDelay: cfg.connectRetryMaxDelay,

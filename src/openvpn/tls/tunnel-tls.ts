@@ -225,7 +225,7 @@ export class OpenVpnTlsTunnel implements Tunnel {
         if (conn) this.teardown(conn)
         reject(e instanceof BurrowError ? e : new BurrowError(ErrorCode.ERR_PROTOCOL, String(e), { cause: e }))
       }
-      const connect = this.deps.connect ?? ((r: OvpnRemote, sig?: AbortSignal) => connectTransport({ proto: r.proto, host: r.host, port: r.port, family: r.family, signal: sig, counters: this.counters, proxy: s.proxy }))
+      const connect = this.deps.connect ?? ((r: OvpnRemote, sig?: AbortSignal) => connectTransport({ proto: r.proto, host: r.host, port: r.port, family: r.family, signal: sig, counters: this.counters, proxy: r.proxy?.spec ?? s.proxy }))
       connect(remote, signal).then((transport) => {
         if (settled) return transport.close()
         const wrap = this.makeWrap()
