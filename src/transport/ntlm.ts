@@ -100,11 +100,13 @@ export function parseNtlmChallenge(m: Uint8Array): NtlmChallenge | null {
     return m.subarray(off, off + len)
   }
   const flags = u32le(m, 20)
-  const name = field(12)
-  const info = m.length >= 48 ? field(40) : new Uint8Array(0)
-  if (!name || !info) return null
+  // TargetInfoFields count only with NEGOTIATE_TARGET_INFO (§2.2.1.2); they feed the response, so
+  // a bad one rejects the message. TargetName is only informative: a bad one (squid's
+  // ntlm_fake_auth sends an uninitialised offset) is ignored.
+  const info = flags & NtlmFlag.NEGOTIATE_TARGET_INFO && m.length >= 48 ? field(40) : new Uint8Array(0)
+  if (!info || !avPairsWellFormed(info)) return null
+  const name = field(12) ?? new Uint8Array(0)
   const targetName = Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString(flags & NtlmFlag.NEGOTIATE_UNICODE ? 'utf16le' : 'latin1')
-  if (!avPairsWellFormed(info)) return null
   return { flags, serverChallenge: m.slice(24, 32), targetInfo: info.slice(), targetName }
 }
 

@@ -64,7 +64,7 @@ describe('NTLMv2 (MS-NLMP §4.2.4 vectors)', () => {
     const ts = unhex('0102030405060708')
     const info = unhex('07000800' + '0102030405060708' + '00000000')
     expect(hex(avPair(info, MsvAv.Timestamp)!)).toBe(hex(ts))
-    const ch = parseNtlmChallenge(challengeMessage(NtlmFlag.NEGOTIATE_UNICODE, new Uint8Array(0), info))!
+    const ch = parseNtlmChallenge(challengeMessage(NtlmFlag.NEGOTIATE_UNICODE | NtlmFlag.NEGOTIATE_TARGET_INFO, new Uint8Array(0), info))!
     const m = ntlmAuthenticate({ challenge: ch, username: 'u', password: 'p', clientChallenge: CLIENT_CHALLENGE })
     const ntOff = u32(m, 24)
     expect(hex(m.subarray(ntOff + 24, ntOff + 32))).toBe(hex(ts))
@@ -88,7 +88,7 @@ describe('NTLM messages', () => {
   })
 
   it('CHALLENGE_MESSAGE parsing rejects bad signature, type, truncation and hostile offsets', () => {
-    const good = challengeMessage(NtlmFlag.NEGOTIATE_UNICODE, Buffer.from('S', 'utf16le'), TARGET_INFO)
+    const good = challengeMessage(NtlmFlag.NEGOTIATE_UNICODE | NtlmFlag.NEGOTIATE_TARGET_INFO, Buffer.from('S', 'utf16le'), TARGET_INFO)
     expect(parseNtlmChallenge(good)?.serverChallenge).toEqual(SERVER_CHALLENGE)
     const bad = (f: (m: Uint8Array) => void) => {
       const m = good.slice()
@@ -99,10 +99,22 @@ describe('NTLM messages', () => {
     expect(bad((m) => (m[8] = 3))).toBeNull()
     expect(bad((m) => (m[44] = 0xff))).toBeNull() // target info offset past the end
     expect(bad((m) => (m[41] = 0xff))).toBeNull() // target info length past the end
-    expect(bad((m) => (m[16] = 4))).toBeNull() // target name offset inside the header
+    // a bad target name is only informative: ignored
+    expect(bad((m) => (m[16] = 4))?.targetName).toBe('')
+    // without NEGOTIATE_TARGET_INFO the target info fields are not read at all
+    expect(bad((m) => ((m[44] = 0xff), (m[22] = 0)))?.targetInfo.length).toBe(0)
     expect(bad((m) => (m[48 + 2 + 2] = 0xff))).toBeNull() // AV pair length past the end
     expect(parseNtlmChallenge(good.subarray(0, 31))).toBeNull()
     expect(parseNtlmChallenge(good.subarray(0, good.length - 1))).toBeNull()
+  })
+
+  it("squid's ntlm_fake_auth challenge (uninitialised target name offset, no target info) is accepted", () => {
+    const m = unhex('4e544c4d535350000200000009000900aeaaaaaa078208005b5c0d0bbe1598b20000000000003a00574f524b47524f5550')
+    const ch = parseNtlmChallenge(m)
+    expect(ch).not.toBeNull()
+    expect(hex(ch!.serverChallenge)).toBe('5b5c0d0bbe1598b2')
+    expect(ch!.targetInfo.length).toBe(0)
+    expect(ch!.targetName).toBe('')
   })
 
   it('never throws on arbitrary bytes (property)', () => {
