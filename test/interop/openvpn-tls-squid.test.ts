@@ -6,8 +6,9 @@
 // server over TCP (harness createTlsLan / startTlsServer), moving 8 MB sha256-exact. Runs:
 //  - Digest (squid digest_file_auth, realm with a password file): burrow answers the 407 with a
 //    Digest response squid verifies; a wrong password ends the CLI with a clear error.
-//  - NTLM (squid's bundled ntlm_fake_auth helper): the real negotiate → challenge → authenticate
-//    exchange on one kept-alive connection. ntlm_fake_auth accepts any credentials, so squid does
+//  - NTLM (squid's bundled ntlm_fake_auth helper), with squid named only in the remote's
+//    <connection> block while the global http-proxy is a closed port: the real negotiate →
+//    challenge → authenticate exchange on one kept-alive connection. ntlm_fake_auth accepts any credentials, so squid does
 //    NOT verify the NTLMv2 response here; the MS-NLMP vectors in test/transport/ntlm.test.ts do.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -110,12 +111,19 @@ afterAll(async () => {
   await env?.destroy()
 })
 
-function config(name: string, user: string, pass: string, port: number): string {
+/**
+ * The exported client .ovpn pointed at the server by name through squid. With `deadGlobal`, the
+ * global http-proxy is a closed port and squid is named only inside the remote's <connection>
+ * block, so the tunnel comes up only if the block's own proxy wins.
+ */
+function config(name: string, user: string, pass: string, port: number, deadGlobal?: number): string {
   const e = env!
-  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, extraLines: [`http-proxy 127.0.0.1 ${port} auto`, '<http-proxy-user-pass>', user, pass, '</http-proxy-user-pass>'] })
+  const globalPort = deadGlobal ?? port
+  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, extraLines: [`http-proxy 127.0.0.1 ${globalPort} auto`, '<http-proxy-user-pass>', user, pass, '</http-proxy-user-pass>'] })
   const remote = `remote ${e.serverIp} ${server!.port}`
   expect(text).toContain(remote)
-  return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${server!.port}`))
+  const mine = deadGlobal ? ['<connection>', `remote ${SERVER_NAME} ${server!.port}`, `http-proxy 127.0.0.1 ${port} auto`, '</connection>'].join('\n') : `remote ${SERVER_NAME} ${server!.port}`
+  return writeClientOvpn(e.tmp, name, text.replace(remote, mine))
 }
 
 async function fetchThrough(cli: CliSession, seed: string): Promise<void> {
@@ -128,11 +136,12 @@ async function fetchThrough(cli: CliSession, seed: string): Promise<void> {
   expect(r.sha256).toBe(patternSha256(SIZE, seed))
 }
 
-async function throughSquid(kind: 'digest' | 'ntlm', user: string, seed: string): Promise<Squid> {
+async function throughSquid(kind: 'digest' | 'ntlm', user: string, seed: string, inConnectionBlock = false): Promise<Squid> {
   const e = env!
   const squid = await startSquid(kind, e.serverIp)
   squids.push(squid)
-  const cfg = config(`squid-${kind}.ovpn`, user, PASS, squid.port)
+  const cfg = config(`squid-${kind}.ovpn`, user, PASS, squid.port, inConnectionBlock ? await freePort() : undefined)
+  if (inConnectionBlock) expect(readFileSync(cfg, 'utf8')).toMatch(/<connection>\nremote \S+ \d+\nhttp-proxy 127\.0\.0\.1 \d+ auto\n<\/connection>/)
   const cli = await startCli(cfg)
   try {
     const up = (await cli.proc.waitFor(/burrow-proxy: up: [^\n]*/, 20_000))[0]
@@ -168,8 +177,8 @@ describe.skipIf(skip !== null)('OpenVPN TLS through squid with proxy authenticat
     expect(code).toBe(1)
   }, 120_000)
 
-  it('http-proxy auto answering squid\'s NTLM challenge (ntlm_fake_auth: exchange only, response not verified): 8 MB sha256-exact', async () => {
-    const squid = await throughSquid('ntlm', `BXQ\\${USER}`, 'bxq-ntlm')
+  it('http-proxy auto in a <connection> block (the global http-proxy is dead) answering squid\'s NTLM challenge (ntlm_fake_auth: exchange only, response not verified): 8 MB sha256-exact', async () => {
+    const squid = await throughSquid('ntlm', `BXQ\\${USER}`, 'bxq-ntlm', true)
     expect(squid.accessLog()).toMatch(new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${SERVER_NAME.replace(/\./g, '\\.')}:${server!.port} \\S*${USER}`))
   }, 120_000)
 })

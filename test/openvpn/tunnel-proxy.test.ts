@@ -71,8 +71,9 @@ async function setup(proto: 'tcp' | 'udp', kind: 'http' | 'socks5') {
   const clientRx: Uint8Array[] = []
   server.attach((p) => server.send(p), () => {})
   client.attach((p) => clientRx.push(new Uint8Array(p)), () => {})
-  return { server, client, clientRx, dialer, proxy }
+  return { server, client, clientRx, dialer, proxy, proxyPort: port }
 }
+
 
 describe('static-key tunnel through a proxy', () => {
   for (const [proto, kind] of [
@@ -92,6 +93,28 @@ describe('static-key tunnel through a proxy', () => {
       expect(new Set(dialer.seen)).toEqual(new Set([want]))
     })
   }
+
+  it('each remote uses its own proxy (from its <connection> block) before the global one', async () => {
+    const { server, dialer, proxyPort } = await setup('tcp', 'http')
+    const base = staticParamsFromConfig(loadOvpnFile(FIXTURE))
+    const dead: ProxySpec = { type: 'http', host: '127.0.0.1', port: 1, authMode: 'none' }
+    const before = dialer.seen.length
+    // the working proxy is only on remote 2; remote 1's own proxy and the global one are dead
+    const own: ProxySpec = { type: 'socks5', host: '127.0.0.1', port: proxyPort, credentials: AUTH }
+    const client = new OpenVpnStaticTunnel({
+      ...base,
+      remotes: [
+        { host: NAME, port: server.port, proto: 'tcp', proxy: dead },
+        { host: NAME, port: server.port, proto: 'tcp', proxy: own },
+      ],
+      proxy: dead,
+      connectRetry: 1,
+    })
+    closers.push(() => client.close())
+    const info = await client.start()
+    expect(info.description).toContain(`via socks-proxy 127.0.0.1:${own.port}`)
+    expect(dialer.seen.slice(before)).toEqual([`tcp ${NAME}:${server.port}`])
+  })
 
   it('udp via socks5: the proxy going away ends the association; the client reconnects', async () => {
     const { client, proxy } = await setup('udp', 'socks5')
