@@ -96,9 +96,7 @@ const VARIANT: TlsVariant = { name: 'tls-crypt tcp via squid', proto: 'tcp', wra
 
 beforeAll(async () => {
   if (skip) return
-  const lan = await createTlsLan(PREFIX)
-  env = lan.env
-  pki = lan.pki
+  ;({ env, pki } = await createTlsLan(PREFIX))
   server = await startTlsServer({ env, pki, variant: VARIANT, slot: 0, port: 1443, prefix: PREFIX })
 }, 90_000)
 

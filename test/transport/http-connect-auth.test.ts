@@ -1,9 +1,8 @@
 // HTTP CONNECT with Digest (RFC 7616) and NTLMv2 (MS-NLMP) against a scripted proxy on a real
 // loopback socket: the proxy side recomputes what a correct client must send (Digest response
 // from the password; NTProofStr from the NTLMv2 blob the client sent) and only then says 200.
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { createHash, createHmac } from 'node:crypto'
-import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectTransport } from '../../src/transport/connect.js'
 import type { HttpProxySpec } from '../../src/transport/via-proxy.js'
@@ -11,41 +10,18 @@ import { parseChallenges } from '../../src/transport/proxy-auth.js'
 import { ntowfv2 } from '../../src/transport/ntlm.js'
 import type { Transport } from '../../src/tunnel/types.js'
 import type { BurrowError } from '../../src/core/errors.js'
+import { scriptedProxy } from './scripted-proxy.js'
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
-/** A proxy whose handler reads requests one by one from each connection. */
+/** A scripted proxy whose handler reads requests one by one from each connection. */
 async function proxy(handler: (read: () => Promise<string>, sock: Socket, index: number) => Promise<void>): Promise<{ port: number; count: () => number }> {
-  let n = 0
-  const socks: Socket[] = []
-  const server: Server = createServer((sock) => {
-    socks.push(sock)
-    let buf = Buffer.alloc(0)
-    let wake: (() => void) | undefined
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d])
-      wake?.()
-    })
-    sock.on('error', () => {})
-    const read = async () => {
-      while (!buf.includes('\r\n\r\n')) await new Promise<void>((r) => (wake = r))
-      const i = buf.indexOf('\r\n\r\n') + 4
-      const req = buf.subarray(0, i).toString('latin1')
-      buf = buf.subarray(i)
-      return req
-    }
-    handler(read, sock, n++).catch(() => sock.destroy())
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  cleanups.push(() => {
-    for (const s of socks) s.destroy()
-    server.close()
-  })
-  return { port: (server.address() as { port: number }).port, count: () => n }
+  const p = await scriptedProxy((c, i) => handler(() => c.nextRequest(), c.sock, i))
+  cleanups.push(p.close)
+  return { port: p.port, count: () => p.conns.length }
 }
 
 const frame = (...bytes: number[]) => Buffer.from([bytes.length >> 8, bytes.length & 0xff, ...bytes])

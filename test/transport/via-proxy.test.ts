@@ -2,8 +2,9 @@
 // scripted proxy bytes on loopback (success, 407, bad statuses, leftover bytes, RFC 1929 success
 // and failure, malformed replies), checking the error, that our socket is closed, and that the
 // bytes after the proxy's reply reach the OpenVPN framing.
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer } from 'node:net'
 import { once } from 'node:events'
+import { scriptedProxy as startScriptedProxy, type Conn } from './scripted-proxy.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { connectTransport } from '../../src/transport/connect.js'
 import { httpConnectRequest, parseHttpProxyResponse, socks5Address, type HttpProxySpec, type ProxySpec } from '../../src/transport/via-proxy.js'
@@ -15,44 +16,10 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
-/** What the scripted proxy saw on one connection, and whether the client closed it. */
-interface Conn {
-  sock: Socket
-  /** Resolve once at least `n` bytes (or a CRLFCRLF when n is 'header') arrived; returns all so far. */
-  wait(n: number | 'header'): Promise<Buffer>
-  closed: Promise<void>
-}
-
 async function scriptedProxy(handler: (c: Conn, index: number) => Promise<void>): Promise<{ port: number; conns: Conn[] }> {
-  const conns: Conn[] = []
-  const server: Server = createServer((sock) => {
-    let buf = Buffer.alloc(0)
-    let wake: (() => void) | undefined
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d])
-      wake?.()
-    })
-    sock.on('error', () => {})
-    const closed = once(sock, 'close').then(() => {})
-    const c: Conn = {
-      sock,
-      closed,
-      async wait(n) {
-        const ok = () => (n === 'header' ? buf.includes('\r\n\r\n') : buf.length >= n)
-        while (!ok()) await new Promise<void>((r) => (wake = r))
-        return buf
-      },
-    }
-    conns.push(c)
-    handler(c, conns.length - 1).catch(() => sock.destroy())
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  cleanups.push(() => {
-    for (const c of conns) c.sock.destroy()
-    server.close()
-  })
-  return { port: (server.address() as { port: number }).port, conns }
+  const p = await startScriptedProxy(handler)
+  cleanups.push(p.close)
+  return p
 }
 
 const frame = (...bytes: number[]) => Buffer.from([bytes.length >> 8, bytes.length & 0xff, ...bytes])
