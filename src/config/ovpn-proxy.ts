@@ -149,6 +149,36 @@ function parseHttp(d: OvpnDirective, userPassD: OvpnDirective | undefined, optio
   return out
 }
 
+/**
+ * The global proxy, and each remote's: its <connection> block's own (http-proxy,
+ * http-proxy-option, socks-proxy) or else the global one. http-proxy-user-pass is global only and
+ * serves every http-proxy. An HTTP proxy for a UDP remote is refused (checkProxyProto).
+ */
+export function resolveProxies(globalDs: OvpnDirective[], remotes: { remote: ProxiedRemote; ds?: OvpnDirective[] }[], readText: (d: OvpnDirective, name?: string) => string): OvpnProxy | undefined {
+  const userPassD = globalDs.filter((d) => d.name === 'http-proxy-user-pass').pop()
+  const global = parseProxyDirectives(
+    globalDs.filter((d) => d.name !== 'http-proxy-user-pass'),
+    readText,
+    userPassD,
+  )
+  if (userPassD && global?.directive !== 'http-proxy' && !remotes.some((r) => r.ds?.some((x) => x.name === 'http-proxy'))) throw err(userPassD, 'needs an http-proxy directive')
+  for (const { remote, ds } of remotes) {
+    const proxy = (ds && parseProxyDirectives(ds, readText, userPassD)) ?? global
+    if (!proxy) continue
+    remote.proxy = proxy
+    checkProxyProto(proxy, [remote])
+  }
+  return global
+}
+
+interface ProxiedRemote {
+  proto: string
+  file: string
+  line: number
+  host: string
+  proxy?: OvpnProxy
+}
+
 /** An HTTP proxy carries only TCP (OpenVPN refuses http-proxy with UDP); SOCKS5 carries both. */
 export function checkProxyProto(p: OvpnProxy, remotes: { proto: string; file: string; line: number; host: string }[]): void {
   const udp = remotes.find((r) => r.proto !== 'tcp')

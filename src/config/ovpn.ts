@@ -12,7 +12,8 @@ import { lexOvpn, type OvpnDirective } from './ovpn-lexer.js'
 import { FILE_DIRECTIVES, HARMLESS_IGNORED, REJECTED, SECURITY_WORDS, TLS_DIRECTIVES, TLS_MODE_SELECTORS } from './ovpn-directives.js'
 import { isIPv4, isIPv6, looksLikeNetmask, maskToPrefix, parseV6Cidr, v4Network } from './ovpn-net.js'
 import { parseStaticKeyFile } from './static-key-file.js'
-import { checkProxyProto, parseProxyDirectives, type OvpnProxy } from './ovpn-proxy.js'
+import { resolveProxies, type OvpnProxy } from './ovpn-proxy.js'
+import { connectionDirective } from './ovpn-connection.js'
 
 export type { OvpnDirective } from './ovpn-lexer.js'
 export type { OvpnProxy } from './ovpn-proxy.js'
@@ -193,11 +194,6 @@ interface RemoteDraft extends OvpnLocation {
   proxyDs?: OvpnDirective[]
 }
 
-/**
- * Directives OpenVPN allows inside <connection> (options.c OPT_P_CONNECTION) that have no effect
- * for this client or only make sense globally here: warned about and ignored.
- */
-const CONNECTION_IGNORED = new Set(['nobind', 'bind', 'local', 'lport', 'float', 'connect-retry', 'connect-timeout', 'server-poll-timeout', 'mtu-disc', 'link-mtu', 'tun-mtu', 'tun-mtu-extra', 'mssfix', 'explicit-exit-notify'])
 
 /** Interpret configuration text. Throws ConfigError naming file, line and directive. */
 export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig {
@@ -361,17 +357,7 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
           } else if (x.name === 'port' || x.name === 'rport') {
             argc(x, 1, 1)
             r.port = intArg(x, 0, 1, 65535)
-          } else if (x.name === 'http-proxy' || x.name === 'http-proxy-option' || x.name === 'socks-proxy') {
-            ;(r.proxyDs ??= []).push(x)
-          } else if (x.name === 'http-proxy-user-pass') {
-            throw err(x, 'is a global option: put it outside the <connection> block (it serves every http-proxy)')
-          } else if (x.name in REJECTED && !isCompressionStub(x)) {
-            throw err(x, REJECTED[x.name])
-          } else if (CONNECTION_IGNORED.has(x.name)) {
-            warn(x, 'ignored inside <connection> (no effect for a userspace client, or set it outside the block)')
-          } else if (HARMLESS_IGNORED.has(x.name)) {
-            warn(x, 'ignored inside <connection>')
-          } else throw err(x, 'not supported inside a <connection> block (remote, proto, port, http-proxy, http-proxy-option, socks-proxy, and options without effect here)')
+          } else if (connectionDirective(x, warn)) (r.proxyDs ??= []).push(x)
         }
         if (!r.host) throw err(d, '<connection> block without a remote')
         remotes.push(r)
@@ -505,30 +491,15 @@ export function parseOvpn(text: string, opts: OvpnParseOptions = {}): OvpnConfig
       throw err(d, `cannot read ${path}: ${(e as Error).message}`)
     }
   }
-  // http-proxy-user-pass is global and serves every http-proxy, global or in a <connection> block
-  const userPassD = proxyDs.filter((d) => d.name === 'http-proxy-user-pass').pop()
-  cfg.proxy = parseProxyDirectives(
-    proxyDs.filter((d) => d.name !== 'http-proxy-user-pass'),
-    readProxyText,
-    userPassD,
-  )
-  if (userPassD && !cfg.proxy?.directive.startsWith('http') && !remotes.some((r) => r.proxyDs?.some((x) => x.name === 'http-proxy'))) {
-    throw err(userPassD, 'needs an http-proxy directive')
-  }
-
-  // Remotes: `port`/`proto` are defaults for remotes that do not name their own; a <connection>
-  // block's proxy replaces the global one for its remote.
-  for (const r of remotes) {
+  // Remotes: `port`/`proto` are defaults for remotes that do not name their own.
+  const drafts = remotes.map((r) => {
     const p = r.proto ?? defProto ?? { proto: 'udp' as const }
-    const own = r.proxyDs ? parseProxyDirectives(r.proxyDs, readProxyText, userPassD) : undefined
     const remote: OvpnRemote = { host: r.host, port: r.port ?? defPort ?? DEFAULT_PORT, proto: p.proto, family: p.family, file: r.file, line: r.line }
-    const proxy = own ?? cfg.proxy
-    if (proxy) {
-      remote.proxy = proxy
-      checkProxyProto(proxy, [remote])
-    }
     cfg.remotes.push(remote)
-  }
+    return { remote, ds: r.proxyDs }
+  })
+  // Proxies: global, and a <connection> block's own for its remote (ovpn-proxy.ts).
+  cfg.proxy = resolveProxies(proxyDs, drafts, readProxyText)
 
   if (sawTls && secretD) throw err(secretD, 'static key (secret) cannot be combined with TLS-mode directives (client, tls-client, ca, cert, …)')
   cfg.mode = sawTls ? OvpnMode.TLS : OvpnMode.STATIC_KEY
