@@ -1,6 +1,7 @@
 // The proxy directives of an OpenVPN 2.6 client config (openvpn(8) "Client options": --http-proxy,
 // --http-proxy-user-pass, --http-proxy-option, --socks-proxy): the tunnel's own TCP connection to
-// the server goes through an HTTP CONNECT or SOCKS5 proxy (src/transport/via-proxy.ts).
+// the server goes through an HTTP CONNECT or SOCKS5 proxy (src/transport/via-proxy.ts). A
+// <connection> block may name its own proxy for its remote; the global one serves the others.
 //   http-proxy HOST PORT [AUTHFILE|stdin|auto|auto-nct] [none|basic|ntlm2]   (ntlm = NTLMv1 refused)
 //   http-proxy-user-pass FILE   or   <http-proxy-user-pass> user \n pass </http-proxy-user-pass>
 //   http-proxy-option VERSION 1.0|1.1 | AGENT STRING | CUSTOM-HEADER NAME [CONTENT]

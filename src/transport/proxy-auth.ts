@@ -3,6 +3,7 @@
 // MD5-sess, SHA-256, SHA-256-sess, qop "auth", userhash, opaque, stale; RFC 2069 no-qop form as
 // RFC 2617 keeps it). OpenVPN 2.6 uses Digest only through "http-proxy … auto|auto-nct".
 import { createHash, randomBytes } from 'node:crypto'
+import { BurrowError, ErrorCode } from '../core/errors.js'
 
 /** One challenge: scheme (lower case) with its auth-params (names lower case) or a token68. */
 export interface AuthChallenge {
@@ -126,8 +127,11 @@ export interface DigestInput {
   nc?: number
 }
 
-/** Quote a value for a quoted-string (escape '"' and '\\'). */
-const q = (v: string) => `"${v.replace(/[\\"]/g, (c) => '\\' + c)}"`
+/** Quote a value for a quoted-string (escape '"' and '\\'); control characters cannot be sent. */
+function q(v: string): string {
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) throw new BurrowError(ErrorCode.ERR_CONFIG, 'Digest: the username and the proxy\'s parameters must not contain control characters')
+  return `"${v.replace(/[\\"]/g, (c) => '\\' + c)}"`
+}
 
 /** The response value and the whole "Digest …" credentials for Proxy-Authorization (RFC 7616 §3.4). */
 export function digestAuthorization(i: DigestInput): { response: string; header: string } {

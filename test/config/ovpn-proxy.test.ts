@@ -1,5 +1,6 @@
-// http-proxy / http-proxy-option / http-proxy-user-pass / socks-proxy in .ovpn files, their errors
-// (file:line), and how they reach the tunnel settings together with typed-in secrets.
+// http-proxy / http-proxy-option / http-proxy-user-pass / socks-proxy in .ovpn files (globally and
+// inside <connection> blocks), their errors (file:line), and how they reach the tunnel settings
+// together with typed-in secrets.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +43,10 @@ describe('http-proxy', () => {
     writeFileSync(join(dir, 'ntlm.auth'), 'CORP\\alice\npw\n')
     expect(parse('http-proxy 127.0.0.1 8080 ntlm.auth ntlm2').proxy?.spec).toMatchObject({ authMode: 'ntlm2', credentials: { username: 'CORP\\alice', password: 'pw' } })
     expect(parse('http-proxy 127.0.0.1 8080 ntlm.auth NTLM2').proxy?.spec).toMatchObject({ authMode: 'ntlm2' })
+    // stdin: asked for, then applied
+    const c = parse('http-proxy 127.0.0.1 8080 stdin ntlm2')
+    expect(c.proxy).toMatchObject({ spec: { authMode: 'ntlm2' }, ask: {} })
+    expect(tlsSettingsFromOvpn(c, { proxyCredentials: { username: 'D\\u', password: 'x' } }).proxy).toMatchObject({ authMode: 'ntlm2', credentials: { username: 'D\\u', password: 'x' } })
   })
 
   it('auto / auto-nct with <http-proxy-user-pass>; options VERSION, AGENT, CUSTOM-HEADER', () => {

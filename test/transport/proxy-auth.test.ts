@@ -48,6 +48,12 @@ describe('Digest (RFC 7616 §3.9.1 example)', () => {
     expect(r.header).toContain('userhash=true')
   })
 
+  it('escapes quotes and backslashes; refuses control characters (no header injection)', () => {
+    const [c] = parseChallenges(['Digest realm="r", nonce="n"'])
+    expect(digestAuthorization({ challenge: c, username: 'a"b\\c', password: 'p', method: 'CONNECT', uri: 'h:1' }).header).toContain('username="a\\"b\\\\c"')
+    expect(() => digestAuthorization({ challenge: c, username: 'u\r\nX-Evil: 1', password: 'p', method: 'CONNECT', uri: 'h:1' })).toThrow(/control characters/)
+  })
+
   it('random cnonce differs per answer', () => {
     const [c] = parseChallenges(['Digest realm="r", nonce="n", qop=auth'])
     const a = digestAuthorization({ challenge: c, username: 'u', password: 'p', method: 'CONNECT', uri: 'h:1' })
