@@ -10,7 +10,7 @@ import { createOpenVpnTunnel } from '../openvpn/tunnel.js'
 import { createOpenVpnTlsTunnel } from '../openvpn/tls/tunnel-tls.js'
 import { parseWgQuick } from '../config/wgquick.js'
 import { createWireGuardTunnel } from '../wireguard/tunnel.js'
-import { askSecrets, missingSecrets, type OvpnSecrets, type PromptFn } from '../openvpn/credentials.js'
+import { askSecrets, attachProxyPrompt, missingSecrets, type OvpnSecrets, type PromptFn } from '../openvpn/credentials.js'
 
 export type TunnelKind = 'openvpn-static' | 'openvpn-tls' | 'wireguard'
 
@@ -23,6 +23,11 @@ export interface LoadTunnelDeps {
   clock?: Clock
   /** OpenVPN secrets not in the config (auth-user-pass, askpass, proxy credentials). */
   secrets?: OvpnSecrets
+  /**
+   * Asks the user (the CLI: on its terminal). loadTunnelInteractive asks up front for what the
+   * config leaves out; an http-proxy "auto" without a login asks when the proxy wants one.
+   */
+  prompt?: PromptFn
 }
 
 /**
@@ -30,7 +35,7 @@ export interface LoadTunnelDeps {
  * (auth-user-pass without a file or with only the username, askpass without a file, proxy
  * authfile "stdin"). Without a prompt, or when nothing is missing, it is loadTunnel.
  */
-export async function loadTunnelInteractive(path: string, deps: LoadTunnelDeps & { prompt?: PromptFn } = {}): Promise<{ tunnel: Tunnel; kind: TunnelKind }> {
+export async function loadTunnelInteractive(path: string, deps: LoadTunnelDeps = {}): Promise<{ tunnel: Tunnel; kind: TunnelKind }> {
   if (!deps.prompt) return loadTunnel(path, deps)
   const text = readConfigText(path)
   if (detectKind(text) === 'wireguard') return loadTunnel(path, deps)
@@ -57,6 +62,7 @@ export function loadTunnel(path: string, deps: LoadTunnelDeps = {}): { tunnel: T
   }
   const cfg = loadOvpnFile(path)
   for (const w of cfg.warnings) deps.logger?.warn(w)
+  if (deps.prompt) attachProxyPrompt(cfg, deps.prompt)
   if (cfg.mode === 'tls') return { tunnel: createOpenVpnTlsTunnel(cfg, { logger: deps.logger, clock: deps.clock, ...deps.secrets }), kind: 'openvpn-tls' }
   return { tunnel: createOpenVpnTunnel(cfg, { logger: deps.logger, clock: deps.clock, secrets: deps.secrets }), kind: 'openvpn-static' }
 }

@@ -89,6 +89,32 @@ export async function askSecrets(cfg: OvpnConfig, prompt: PromptFn, given: OvpnS
   return out
 }
 
+/**
+ * `http-proxy … auto|auto-nct` with no login in the config: OpenVPN asks for one on its console
+ * when the proxy answers 407. Give every such proxy an askCredentials that does the same through
+ * `prompt` (asked once, shared by all proxies, kept for later connects).
+ */
+export function attachProxyPrompt(cfg: OvpnConfig, prompt: PromptFn): number {
+  let answer: Promise<ProxyCredentials> | undefined
+  const ask = (): Promise<ProxyCredentials> =>
+    (answer ??= (async () => {
+      const username = await prompt({ kind: 'proxy-username', message: 'Enter HTTP Proxy Username:', echo: true })
+      const password = await prompt({ kind: 'proxy-password', message: 'Enter HTTP Proxy Password:', echo: false })
+      return { username, password }
+    })().catch((e: unknown) => {
+      answer = undefined // an interrupted prompt is asked again next time
+      throw e
+    }))
+  let n = 0
+  for (const p of proxiesOf(cfg)) {
+    const spec = p.spec
+    if (spec.type !== 'http' || p.ask || spec.credentials || (spec.authMode !== 'auto' && spec.authMode !== 'auto-nct')) continue
+    spec.askCredentials = ask
+    n++
+  }
+  return n
+}
+
 /** The global proxy for the transport, with typed-in credentials applied; a clear error when they are missing. */
 export function proxySpecFor(cfg: OvpnConfig, secrets: OvpnSecrets = {}): ProxySpec | undefined {
   return proxySpecOf(cfg.proxy, secrets)

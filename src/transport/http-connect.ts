@@ -29,6 +29,11 @@ export interface HttpProxySpec {
   port: number
   authMode: HttpProxyAuthMode
   credentials?: ProxyCredentials
+  /**
+   * auto/auto-nct without credentials: called when a 407 offers a scheme we can answer, as
+   * OpenVPN asks on its console then; the answer is kept in `credentials` for later connects.
+   */
+  askCredentials?: () => Promise<ProxyCredentials>
   /** HTTP version in the request line (http-proxy-option VERSION); default 1.0 as OpenVPN. */
   version?: '1.0' | '1.1'
   /** User-Agent header (http-proxy-option AGENT). */

@@ -65,13 +65,18 @@ async function connectHttp(proxy: HttpProxySpec, o: ProxyConnectOptions, via: st
   if (mode === 'basic') return run({ kind: 'basic' })
   if (mode === 'ntlm2') return run({ kind: 'ntlm' })
   if (mode === 'none') return run({ kind: 'none' })
-  // auto / auto-nct: ask without credentials first, answer the 407 on a new connection
+  // auto / auto-nct: ask without credentials first, answer the 407 on a new connection (asking
+  // the user for the login at this point when the config has none)
   try {
     return await run({ kind: 'none' })
   } catch (e) {
-    if (!(e instanceof ProxyAuthRequired) || !proxy.credentials) throw e
+    if (!(e instanceof ProxyAuthRequired)) throw e
     const plan = chooseAuth(mode, e.challenges)
     if (!plan) throw e
+    if (!proxy.credentials) {
+      if (!proxy.askCredentials) throw e
+      proxy.credentials = await proxy.askCredentials()
+    }
     try {
       return await run(plan)
     } catch (e2) {

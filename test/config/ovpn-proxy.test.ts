@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { parseOvpn } from '../../src/config/ovpn.js'
 import { tlsSettingsFromOvpn } from '../../src/openvpn/tls/options.js'
 import { staticParamsFromConfig } from '../../src/openvpn/tunnel.js'
-import { askSecrets, missingSecrets, type PromptRequest } from '../../src/openvpn/credentials.js'
+import { askSecrets, attachProxyPrompt, missingSecrets, type PromptRequest } from '../../src/openvpn/credentials.js'
 import { formatStaticKeyFile } from '../../src/config/static-key-file.js'
 import { catchErr } from './catch-config-error.js'
 
@@ -186,6 +186,42 @@ describe('proxies in <connection> blocks', () => {
     const c = parseOvpn(['dev tun', 'cipher AES-256-CBC', '<secret>', key, '</secret>', 'proto tcp-client', '<connection>', 'remote 10.0.0.1 1194', 'http-proxy h.lan 3128', '</connection>', 'remote 10.0.0.2 1194'].join('\n'), { file })
     const p = staticParamsFromConfig(c)
     expect(p.remotes.map((r) => r.proxy?.host)).toEqual(['h.lan', undefined])
+  })
+})
+
+describe('http-proxy auto without a login', () => {
+  it('gets one shared prompt, asked only when a proxy calls it, once, with OpenVPN\'s wording', async () => {
+    const c = parse('http-proxy p.lan 3128 auto-nct', '<connection>', 'remote a.example 443 tcp-client', 'http-proxy q.lan 8080 auto', '</connection>')
+    expect(missingSecrets(c)).toEqual({}) // nothing to ask up front
+    const asked: PromptRequest[] = []
+    expect(attachProxyPrompt(c, async (r) => (asked.push(r), r.kind === 'proxy-username' ? 'u' : 'pw'))).toBe(2)
+    expect(asked).toEqual([])
+    const g = c.proxy!.spec
+    const own = c.remotes[0].proxy!.spec
+    if (g.type !== 'http' || own.type !== 'http') throw new Error('http proxies expected')
+    expect(await own.askCredentials!()).toEqual({ username: 'u', password: 'pw' })
+    expect(await g.askCredentials!()).toEqual({ username: 'u', password: 'pw' })
+    expect(asked.map((r) => [r.message, r.echo])).toEqual([
+      ['Enter HTTP Proxy Username:', true],
+      ['Enter HTTP Proxy Password:', false],
+    ])
+    // the tunnel settings hand the same spec on, so the transport reaches the prompt
+    expect(tlsSettingsFromOvpn(c).proxy).toBe(g)
+  })
+
+  it('leaves alone proxies that have a login, another method, or are SOCKS; an interrupted prompt is asked again', async () => {
+    const c = parse('http-proxy p.lan 3128 auto', '<http-proxy-user-pass>', 'a', 'b', '</http-proxy-user-pass>', '<connection>', 'remote a.example 443 tcp-client', 'socks-proxy s.lan', '</connection>', '<connection>', 'remote b.example 443 tcp-client', 'http-proxy r.lan 3128', '</connection>')
+    expect(attachProxyPrompt(c, async () => 'x')).toBe(0)
+    const d = parse('http-proxy p.lan 3128 auto')
+    let n = 0
+    attachProxyPrompt(d, async () => {
+      if (n++ === 0) throw new Error('interrupted')
+      return 'y'
+    })
+    const spec = d.proxy!.spec
+    if (spec.type !== 'http') throw new Error('http proxy expected')
+    await expect(spec.askCredentials!()).rejects.toThrow('interrupted')
+    expect(await spec.askCredentials!()).toEqual({ username: 'y', password: 'y' })
   })
 })
 

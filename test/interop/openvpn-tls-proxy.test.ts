@@ -15,9 +15,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { interopSkipReason, run, startProc, type Proc } from '../harness/netns.js'
+import { interopSkipReason, run, startProc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
 import type { VpnLan } from '../harness/vpn-lan.js'
+import { answerPrompts, startCliOnPty, stopOnPty } from '../harness/pty.js'
 import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
 import { clientOvpnText, createTlsLan, startTlsServer, waitForOutput, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 import { ProxyServer } from '../../src/proxy/server.js'
@@ -101,27 +102,6 @@ function config(name: string, lines: string[], authFile?: string, s: TlsServer =
   return writeClientOvpn(e.tmp, name, text.replace(remote, `remote ${SERVER_NAME} ${s.port}`))
 }
 
-/** The built CLI on a pseudo-terminal (util-linux script), serving both proxies on free ports. */
-function startCliOnPty(cfg: string): Proc {
-  const cmd = `'${process.execPath}' '${cliPath()}' --config '${cfg}' --http 127.0.0.1:0 --socks 127.0.0.1:0`
-  return startProc('script', ['-qec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } })
-}
-
-/** Type each answer once its prompt is the last thing on the terminal, as a user would. */
-async function answer(proc: Proc, qa: [RegExp, string][]): Promise<void> {
-  for (const [re, text] of qa) {
-    await proc.waitFor(re, 10_000)
-    proc.child.stdin!.write(`${text}\r`)
-  }
-}
-
-/** Ctrl-C on the terminal: the CLI shuts down as on SIGINT. */
-async function stopOnPty(proc: Proc): Promise<void> {
-  proc.child.stdin!.write('\u0003')
-  await proc.waitFor(/SIGINT: shutting down/, 5000).catch(() => {})
-  await proc.kill()
-}
-
 async function fetchThrough(cli: CliSession, via: 'http' | 'socks', seed: string): Promise<void> {
   const e = env!
   const url = `http://${e.dnsName}:${e.httpPort}/bytes?n=${SIZE}&seed=${seed}`
@@ -185,7 +165,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
     const serverFrom = server!.proc.output().length
     const proc = startCliOnPty(cfg)
     try {
-      await answer(proc, [
+      await answerPrompts(proc, [
         [/Enter Auth Username: $/, pki.user],
         [/Enter Auth Password: $/, pki.pass],
       ])
@@ -216,7 +196,7 @@ describe.skipIf(skip !== null)('OpenVPN TLS through a proxy: HTTP CONNECT, SOCKS
     const before = dialer.connects.length
     const proc = startCliOnPty(cfg)
     try {
-      await answer(proc, [
+      await answerPrompts(proc, [
         [/Enter Private Key Password: $/, passphrase],
         [/Enter HTTP Proxy Username: $/, PROXY_USER],
         [/Enter HTTP Proxy Password: $/, PROXY_PASS],

@@ -6,6 +6,8 @@
 // server over TCP (harness createTlsLan / startTlsServer), moving 8 MB sha256-exact. Runs:
 //  - Digest (squid digest_file_auth, realm with a password file): burrow answers the 407 with a
 //    Digest response squid verifies; a wrong password ends the CLI with a clear error.
+//  - Digest with no login in the .ovpn, the CLI on a pseudo-terminal: it asks for the login when
+//    squid answers 407 (as OpenVPN's "auto" does), and the typed one is answered with.
 //  - NTLM (squid's bundled ntlm_fake_auth helper), with squid named only in the remote's
 //    <connection> block while the global http-proxy is a closed port: the real negotiate →
 //    challenge → authenticate exchange on one kept-alive connection. ntlm_fake_auth accepts any credentials, so squid does
@@ -19,11 +21,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { interopSkipReason, run, startProc, uniqueId, type Proc } from '../harness/netns.js'
 import { patternSha256 } from '../harness/pattern.js'
 import type { VpnLan } from '../harness/vpn-lan.js'
-import { cliPath, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
+import { answerPrompts, startCliOnPty, stopOnPty } from '../harness/pty.js'
+import { cliPath, cliSession, curlSha256, startCli, type CliSession } from '../harness/wg-server.js'
 import { clientOvpnText, createTlsLan, startTlsServer, writeClientOvpn, type TlsPki, type TlsServer, type TlsVariant } from '../harness/ovpn-tls-e2e.js'
 
 const SQUID = '/usr/sbin/squid'
-const skip = interopSkipReason('openvpn-tls-squid (CLI → squid Digest/NTLM → openvpn 2.6 TCP)', ['openvpn', 'openssl', 'curl', 'dnsmasq', 'squid'])
+const skip = interopSkipReason('openvpn-tls-squid (CLI → squid Digest/NTLM → openvpn 2.6 TCP)', ['openvpn', 'openssl', 'curl', 'dnsmasq', 'squid', 'script'])
 const PREFIX = 'bxq'
 const MB = 1024 * 1024
 const SIZE = 8 * MB
@@ -114,14 +117,22 @@ afterAll(async () => {
  * global http-proxy is a closed port and squid is named only inside the remote's <connection>
  * block, so the tunnel comes up only if the block's own proxy wins.
  */
-function config(name: string, user: string, pass: string, port: number, deadGlobal?: number): string {
+function config(name: string, user: string | null, pass: string, port: number, deadGlobal?: number): string {
   const e = env!
   const globalPort = deadGlobal ?? port
-  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, extraLines: [`http-proxy 127.0.0.1 ${globalPort} auto`, '<http-proxy-user-pass>', user, pass, '</http-proxy-user-pass>'] })
+  // user null: no login in the config (the CLI asks for it when squid answers 407)
+  const login = user === null ? [] : ['<http-proxy-user-pass>', user, pass, '</http-proxy-user-pass>']
+  const text = clientOvpnText({ env: e, pki, variant: VARIANT, port: server!.port, extraLines: [`http-proxy 127.0.0.1 ${globalPort} auto`, ...login] })
   const remote = `remote ${e.serverIp} ${server!.port}`
   expect(text).toContain(remote)
   const mine = deadGlobal ? ['<connection>', `remote ${SERVER_NAME} ${server!.port}`, `http-proxy 127.0.0.1 ${port} auto`, '</connection>'].join('\n') : `remote ${SERVER_NAME} ${server!.port}`
   return writeClientOvpn(e.tmp, name, text.replace(remote, mine))
+}
+
+/** squid writes a CONNECT's access.log line once the tunnel has closed: wait a little for it. */
+async function waitForLog(squid: Squid, re: RegExp): Promise<void> {
+  for (let i = 0; i < 50 && !re.test(squid.accessLog()); i++) await new Promise((r) => setTimeout(r, 100))
+  expect(squid.accessLog()).toMatch(re)
 }
 
 async function fetchThrough(cli: CliSession, seed: string): Promise<void> {
@@ -173,6 +184,32 @@ describe.skipIf(skip !== null)('OpenVPN TLS through squid with proxy authenticat
     const code = await new Promise<number | null>((r) => proc.child.once('exit', (c) => r(c)))
     expect(proc.output()).toMatch(/407 Proxy Authentication Required for CONNECT .*the proxy rejected the username\/password \(Digest\)/)
     expect(code).toBe(1)
+  }, 120_000)
+
+  it('http-proxy auto with no login in the config: the CLI on a terminal asks for it when squid answers 407 (Digest), then 8 MB sha256-exact', async () => {
+    const squid = await startSquid('digest', env!.serverIp)
+    squids.push(squid)
+    const cfg = config('squid-digest-ask.ovpn', null, PASS, squid.port)
+    expect(readFileSync(cfg, 'utf8')).not.toContain('http-proxy-user-pass')
+    const proc = startCliOnPty(cfg)
+    try {
+      await answerPrompts(proc, [
+        [/Enter HTTP Proxy Username:/, USER],
+        [/Enter HTTP Proxy Password:/, PASS],
+      ])
+      const cli = await cliSession(proc, 30_000)
+      expect(proc.output()).not.toContain(PASS) // the password was not echoed
+      await fetchThrough(cli, 'bxq-digest-ask')
+    } catch (err) {
+      console.log(`CLI output:\n${proc.output().slice(-3000)}\nsquid:\n${squid.proc.output().slice(-3000)}`)
+      throw err
+    } finally {
+      await stopOnPty(proc)
+    }
+    // first CONNECT without a login (407), then the Digest answer with the typed one (squid logs
+    // a tunnel when it closes)
+    await waitForLog(squid, new RegExp(`TCP_TUNNEL/200 \\d+ CONNECT ${SERVER_NAME.replace(/\./g, '\\.')}:${server!.port} ${USER} `))
+    expect(squid.accessLog()).toMatch(/TCP_DENIED\/407 \d+ CONNECT/)
   }, 120_000)
 
   it('http-proxy auto in a <connection> block (the global http-proxy is dead) answering squid\'s NTLM challenge (ntlm_fake_auth: exchange only, response not verified): 8 MB sha256-exact', async () => {

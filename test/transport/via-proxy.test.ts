@@ -43,6 +43,24 @@ async function expectFailure(proxy: ProxySpec, re: RegExp, code?: string): Promi
   return err
 }
 
+/**
+ * A proxy that wants Basic a:b: 407 (and closes, as HTTP/1.0) without it; with it, 200 and then
+ * one framed message [first]. `seen`: every request header block it got.
+ */
+async function basicProxy(first: number): Promise<{ port: number; seen: string[] }> {
+  const seen: string[] = []
+  const { port } = await scriptedProxy(async (c) => {
+    const req = (await c.wait('header')).toString('latin1')
+    seen.push(req)
+    if (!req.includes('Proxy-Authorization: Basic YTpi')) {
+      c.sock.end('HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="r"\r\n\r\n')
+      return
+    }
+    c.sock.write(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\n\r\n'), frame(first)]))
+  })
+  return { port, seen }
+}
+
 describe('HTTP CONNECT', () => {
   const http = (port: number, extra: Partial<HttpProxySpec> = {}): HttpProxySpec => ({ type: 'http', host: '127.0.0.1', port, authMode: 'none', ...extra })
 
@@ -106,22 +124,50 @@ describe('HTTP CONNECT', () => {
   })
 
   it('auto: retries with Basic on a new connection after a 407; auto-nct refuses Basic', async () => {
-    const seen: string[] = []
-    const { port } = await scriptedProxy(async (c) => {
-      const req = (await c.wait('header')).toString('latin1')
-      seen.push(req)
-      if (!req.includes('Proxy-Authorization: Basic YTpi')) {
-        c.sock.end('HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="r"\r\n\r\n')
-        return
-      }
-      c.sock.write(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\n\r\n'), frame(5)]))
-    })
+    const { port, seen } = await basicProxy(5)
     const t = await connectTransport({ ...TARGET, proxy: http(port, { authMode: 'auto', credentials: { username: 'a', password: 'b' } }) })
     cleanups.push(() => t.close())
     expect(await firstMsg(t)).toEqual([5])
     expect(seen.length).toBe(2)
     expect(seen[0]).not.toContain('Proxy-Authorization')
     await expectFailure(http(port, { authMode: 'auto-nct', credentials: { username: 'a', password: 'b' } }), /auto-nct refuses clear-text Basic/, 'ERR_AUTH')
+  })
+
+  it('auto without a login asks for one only when the proxy answers 407, once, and keeps it for the next connect', async () => {
+    const { port, seen } = await basicProxy(7)
+    let asked = 0
+    const spec = http(port, { authMode: 'auto', askCredentials: async () => (asked++, { username: 'a', password: 'b' }) })
+    const t1 = await connectTransport({ ...TARGET, proxy: spec })
+    cleanups.push(() => t1.close())
+    expect(await firstMsg(t1)).toEqual([7])
+    expect(asked).toBe(1)
+    expect(spec.credentials).toEqual({ username: 'a', password: 'b' })
+    // a reconnect: still one question in all (the first try goes out without a login again)
+    const t2 = await connectTransport({ ...TARGET, proxy: spec })
+    cleanups.push(() => t2.close())
+    expect(await firstMsg(t2)).toEqual([7])
+    expect(asked).toBe(1)
+    expect(seen.map((r) => r.includes('Proxy-Authorization'))).toEqual([false, true, false, true])
+    // without a way to ask, the 407 is the error
+    await expectFailure(http(port, { authMode: 'auto' }), /no credentials configured/, 'ERR_AUTH')
+  })
+
+  it('auto does not ask when the proxy lets the CONNECT through, nor when it offers nothing we can answer', async () => {
+    const open = await scriptedProxy(async (c) => {
+      await c.wait('header')
+      c.sock.write(Buffer.concat([Buffer.from('HTTP/1.0 200 OK\r\n\r\n'), frame(1)]))
+    })
+    let asked = 0
+    const ask = async () => (asked++, { username: 'a', password: 'b' })
+    const t = await connectTransport({ ...TARGET, proxy: http(open.port, { authMode: 'auto', askCredentials: ask }) })
+    cleanups.push(() => t.close())
+    expect(await firstMsg(t)).toEqual([1])
+    const odd = await scriptedProxy(async (c) => {
+      await c.wait('header')
+      c.sock.end('HTTP/1.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Kerberos\r\n\r\n')
+    })
+    await expectFailure(http(odd.port, { authMode: 'auto', askCredentials: ask }), /none of the offered authentication schemes is supported/, 'ERR_AUTH')
+    expect(asked).toBe(0)
   })
 
   it('other statuses, garbage, an early close and an oversized header are clear errors', async () => {
