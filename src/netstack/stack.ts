@@ -13,7 +13,7 @@ import { cidrContains, formatIp, parseIp } from './addr.js'
 import type { ListenTcpOptions, NetStackApi, Resolver, TcpConn, TcpConnectOptions, TcpListener, UdpSocket } from './api.js'
 import { DnsResolver } from './dns/resolver.js'
 import { isNonUnicast, quoteLength, RateLimiter } from './icmp/errors.js'
-import { rxIcmp4, rxIcmp6, type IcmpInputHost } from './icmp/input.js'
+import { rxIcmp, type IcmpInputHost } from './icmp/input.js'
 import { Pinger } from './icmp/ping.js'
 import { allocPacket, fragment, writeIpHeader, type IpHeaderFields } from './ip/output.js'
 import { keyOfTuple, makeTuple, PortRefs, tupleKey } from './ip/demux.js'
@@ -285,11 +285,11 @@ export class NetStack implements NetStackApi, UdpSender {
         this.rxUdp(family, src, dst, pkt, off, len)
         return
       case IpProto.ICMP:
-        if (family === 4) rxIcmp4(this.icmpHost, src, dst, pkt, off, len)
+        if (family === 4) rxIcmp(this.icmpHost, 4, src, dst, pkt, off, len)
         else this.counters.inc('ipv6.icmpv4_ignored')
         return
       case IpProto.IPV6_ICMP:
-        if (family === 6) rxIcmp6(this.icmpHost, src, dst, pkt, off, len)
+        if (family === 6) rxIcmp(this.icmpHost, 6, src, dst, pkt, off, len)
         else this.counters.inc('ipv4.icmpv6_ignored')
         return
       case 59: // IPv6 No Next Header

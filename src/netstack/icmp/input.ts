@@ -29,41 +29,26 @@ export interface IcmpInputHost {
   udpSocket(port: number): UdpSocketImpl | undefined
 }
 
-export function rxIcmp4(h: IcmpInputHost, src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
-  const m = parseIcmpv4(pkt, off, len, h.counters)
-  if (!m) return
-  switch (m.type) {
-    case Icmpv4Type.EchoRequest:
-      h.counters.inc('icmp4.echo_request')
-      h.sendIcmp(dst, src, { type: Icmpv4Type.EchoReply, code: 0, ident: m.ident, seq: m.seq, data: m.data })
-      return
-    case Icmpv4Type.EchoReply:
-      if (!h.pinger.reply(4, src, m.ident!, m.seq!)) h.counters.inc('icmp4.unmatched_reply')
-      return
-    default: {
-      const info = classifyIcmpError(4, m)
-      if (info) icmpError(h, info, m.invoking!)
-      else h.counters.inc('icmp4.ignored')
-    }
-  }
-}
+/** Per family: echo message types and counter names. */
+const ECHO = {
+  4: { request: Icmpv4Type.EchoRequest, reply: Icmpv4Type.EchoReply, counter: { request: 'icmp4.echo_request', unmatched: 'icmp4.unmatched_reply', ignored: 'icmp4.ignored' } },
+  6: { request: Icmpv6Type.EchoRequest, reply: Icmpv6Type.EchoReply, counter: { request: 'icmp6.echo_request', unmatched: 'icmp6.unmatched_reply', ignored: 'icmp6.ignored' } },
+} as const
 
-export function rxIcmp6(h: IcmpInputHost, src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
-  const m = parseIcmpv6(pkt, off, len, pseudoHeaderSum(src, dst, IpProto.IPV6_ICMP, len), h.counters)
+/** An ICMP (family 4) or ICMPv6 (family 6) message addressed to us. */
+export function rxIcmp(h: IcmpInputHost, family: 4 | 6, src: Uint8Array, dst: Uint8Array, pkt: Uint8Array, off: number, len: number): void {
+  const m = family === 4 ? parseIcmpv4(pkt, off, len, h.counters) : parseIcmpv6(pkt, off, len, pseudoHeaderSum(src, dst, IpProto.IPV6_ICMP, len), h.counters)
   if (!m) return
-  switch (m.type) {
-    case Icmpv6Type.EchoRequest:
-      h.counters.inc('icmp6.echo_request')
-      h.sendIcmp(dst, src, { type: Icmpv6Type.EchoReply, code: 0, ident: m.ident, seq: m.seq, data: m.data })
-      return
-    case Icmpv6Type.EchoReply:
-      if (!h.pinger.reply(6, src, m.ident!, m.seq!)) h.counters.inc('icmp6.unmatched_reply')
-      return
-    default: {
-      const info = classifyIcmpError(6, m)
-      if (info) icmpError(h, info, m.invoking!)
-      else h.counters.inc('icmp6.ignored') // neighbour discovery, MLD, … (none needed on a tunnel)
-    }
+  const e = ECHO[family]
+  if (m.type === e.request) {
+    h.counters.inc(e.counter.request)
+    h.sendIcmp(dst, src, { type: e.reply, code: 0, ident: m.ident, seq: m.seq, data: m.data })
+  } else if (m.type === e.reply) {
+    if (!h.pinger.reply(family, src, m.ident!, m.seq!)) h.counters.inc(e.counter.unmatched)
+  } else {
+    const info = classifyIcmpError(family, m)
+    if (info) icmpError(h, info, m.invoking!)
+    else h.counters.inc(e.counter.ignored) // ICMPv6: neighbour discovery, MLD, … (none needed on a tunnel)
   }
 }
 
