@@ -6,7 +6,7 @@ import { startSession } from './session.js'
 import { demoSelfCheck, startDemo } from './demo.js'
 import { ttyPrompt } from './prompt.js'
 import { startIdleReclaim } from '../core/idle-reclaim.js'
-import { tuneYoungGeneration } from '../core/v8-tuning.js'
+import { tuneHeap } from '../core/v8-tuning.js'
 
 const status = (line: string) => process.stdout.write(`burrow-proxy: ${line}\n`)
 
@@ -29,8 +29,8 @@ function onSignals(close: () => Promise<void>): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // the packet path wants a full-size young generation from the first burst (core/v8-tuning.ts)
-  tuneYoungGeneration()
+  // the packet path wants a full-size young generation and room in the old one (core/v8-tuning.ts)
+  tuneHeap()
   let o: CliOptions | 'exit'
   try {
     o = await parseArgs(argv)
