@@ -13,10 +13,11 @@
 //
 // Old-generation limit. After a full collection V8 sets the next limit at the live size times a
 // factor it picks from how fast it collects against how fast the program allocates; for a packet
-// path that factor comes out at 1.1–1.8, so with ~15 MiB live the limit is ~25 MiB above it. V8
-// counts the external memory allocated since the last full collection (every received datagram
-// is a fresh ~1.4 KB ArrayBuffer from node) against that headroom, and starts incremental
-// marking once what is left is smaller than the young generation. Under load that was a full
+// path that factor comes out at 1.1–1.8, so with ~15 MiB live the limit is ~25 MiB above it.
+// V8's trace shows incremental marking started by its task while that headroom is still larger
+// than the young generation; the likely reason is that V8 also counts the external memory
+// allocated since the last full collection against it (every received datagram is a fresh
+// ~1.4 KB ArrayBuffer from node; ~20 MiB external at each collection). Under load that was a full
 // collection every 60–70 ms instead of a scavenge: 54 full collections in the WireGuard bench's
 // eight 100 MB transfers. Growing the limit 5× instead: 3–5 full collections, and the CLI used
 // 19–25 % less CPU for the same run (concurrent marking runs on a second thread, which this
