@@ -20,10 +20,10 @@
 // ~1.4 KB ArrayBuffer from node; ~20 MiB external at each collection). Under load that was a full
 // collection every 60–70 ms instead of a scavenge: 54 full collections in the WireGuard bench's
 // eight 100 MB transfers. Growing the limit 5× instead: 3–5 full collections, and the CLI used
-// 19–25 % less CPU for the same run (concurrent marking runs on a second thread, which this
-// 2-vCPU machine does not have spare). RSS under the ingress bench is unchanged (peak 130 MiB):
-// the old generation only grows by what survives scavenges, and idle-reclaim.ts still runs a full
-// collection once a burst is over.
+// 16 % less CPU for the same run, 20.4 instead of 24.4 s (concurrent marking runs on a second
+// thread, which this 2-vCPU machine does not have spare); 2× changed nothing. RSS under the
+// ingress bench is unchanged (peak 130 MiB): the old generation only grows by what survives
+// scavenges, and idle-reclaim.ts still runs a full collection once a burst is over.
 import v8 from 'node:v8'
 
 export const YOUNG_GENERATION_GROWTH_FACTOR = 16
