@@ -24,7 +24,8 @@ type Cipher = 'AES-256-GCM' | 'CHACHA20-POLY1305'
 type Side = 'burrow' | 'native'
 
 async function burrowDownload(env: VpnLan, config: string, bytes: number, seed: string): Promise<CurlSpeed> {
-  const cli = startProc(process.execPath, [cliPath(), '--config', config, '--http', 'off', '--socks', '127.0.0.1:0'])
+  const nodeArgs = (process.env.BURROW_CLI_NODE_ARGS ?? '').split(' ').filter(Boolean) // e.g. --cpu-prof, see README
+  const cli = startProc(process.execPath, [...nodeArgs, cliPath(), '--config', config, '--http', 'off', '--socks', '127.0.0.1:0'])
   try {
     await cli.waitFor(/burrow-proxy: up: /, 30_000)
     const socks = (await cli.waitFor(/SOCKS5\/SOCKS4 proxy on (127\.0\.0\.1:\d+)/, 10_000))[1]
