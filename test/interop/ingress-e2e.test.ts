@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import { interopSkipReason, type Netns } from '../harness/netns.js'
 import { keystream, patternSha256 } from '../harness/pattern.js'
 import { createVpnLan, PAGE_MARKER, type VpnLan } from '../harness/vpn-lan.js'
-import { curlSha256, startCli, startWgServer, wgKeyPair, type CliSession, type WgServer } from '../harness/wg-server.js'
+import { curlSha256, startCli, startWgServer, wgClientConfText, wgKeyPair, type CliSession, type WgServer } from '../harness/wg-server.js'
 import { makeOvpnPki, startOvpnTlsServer, type OvpnTlsServer } from '../harness/ovpn-tls-server.js'
 import { dnsLookupA, gcProbeNodeOptions, gcStat, manyGets, procMemory, rssSampler, startPatternHttp, startUdpEcho, type LocalService } from '../harness/ingress-flows.js'
 
@@ -136,18 +136,12 @@ const VARIANTS: Variant[] = [
         peers: [{ publicKey: keys.publicKey, allowedIps: [`${env.tunnel.v4(10)}/32`] }],
       })
       const config = join(env.tmp, 'wg0.conf')
-      const text = [
-        '[Interface]',
-        `PrivateKey = ${keys.privateKey}`,
-        `Address = ${env.tunnel.v4(10)}/32`,
-        `DNS = ${env.lanIp}`,
-        '',
-        '[Peer]',
-        `PublicKey = ${server.keys.publicKey}`,
-        `Endpoint = ${env.serverIp}:51820`,
-        `AllowedIPs = ${env.tunnel.cidr}, ${env.lan4.cidr}`,
-        '',
-      ].join('\n')
+      const text = wgClientConfText({
+        privateKey: keys.privateKey,
+        addresses: [`${env.tunnel.v4(10)}/32`],
+        dns: [env.lanIp],
+        peer: { publicKey: server.keys.publicKey, endpoint: `${env.serverIp}:51820`, allowedIps: [env.tunnel.cidr, env.lan4.cidr] },
+      })
       writeFileSync(config, text, { mode: 0o600 })
       return { tunIp: env.tunnel.v4(1), config, stop: () => server.stop() }
     },
