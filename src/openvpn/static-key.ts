@@ -5,9 +5,10 @@
 // algorithm uses the leading bytes of its slot. Direction 0 sends with #0 and receives with #1,
 // direction 1 the reverse, no direction uses #0 both ways.
 
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomFillSync, timingSafeEqual, type Cipher, type Decipher, type KeyObject } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto'
 import { readU32, writeU32 } from '../core/bytes.js'
 import { BurrowError, ErrorCode } from '../core/errors.js'
+import { PacketHmac, type HmacAlg } from './hmac.js'
 
 export type StaticCipherName = 'AES-128-CBC' | 'AES-192-CBC' | 'AES-256-CBC'
 export type StaticAuthName = 'SHA1' | 'SHA256' | 'SHA512'
@@ -15,7 +16,7 @@ export type StaticAuthName = 'SHA1' | 'SHA256' | 'SHA512'
 const CIPHER_KEY_LEN: Record<StaticCipherName, number> = { 'AES-128-CBC': 16, 'AES-192-CBC': 24, 'AES-256-CBC': 32 }
 const HMAC_LEN: Record<StaticAuthName, number> = { SHA1: 20, SHA256: 32, SHA512: 64 }
 const NODE_CIPHER: Record<StaticCipherName, string> = { 'AES-128-CBC': 'aes-128-cbc', 'AES-192-CBC': 'aes-192-cbc', 'AES-256-CBC': 'aes-256-cbc' }
-const NODE_HMAC: Record<StaticAuthName, string> = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' }
+const NODE_HMAC: Record<StaticAuthName, HmacAlg> = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' }
 
 export const IV_LEN = 16
 const BLOCK = 16
@@ -69,11 +70,8 @@ export class StaticKeyCrypto {
   /** Bytes added in front of a payload on the wire, not counting CBC padding. */
   readonly overhead: number
   private readonly cipherName: string
-  private readonly hmacName: string
-  private readonly sendCipher: KeyObject
-  private readonly sendHmac: KeyObject
-  private readonly recvCipher: KeyObject
-  private readonly recvHmac: KeyObject
+  private readonly sendHmac: PacketHmac
+  private readonly recvHmac: PacketHmac
   private readonly enc: Cipher
   private readonly dec: Decipher
   /** Random block + packet-id header, fed to the cipher together. */
@@ -86,14 +84,11 @@ export class StaticKeyCrypto {
     this.hmacLen = HMAC_LEN[auth]
     this.overhead = this.hmacLen + IV_LEN + PID_LEN
     this.cipherName = NODE_CIPHER[cipher]
-    this.hmacName = NODE_HMAC[auth]
-    this.sendCipher = createSecretKey(k.send.cipher)
-    this.sendHmac = createSecretKey(k.send.hmac)
-    this.recvCipher = createSecretKey(k.recv.cipher)
-    this.recvHmac = createSecretKey(k.recv.hmac)
+    this.sendHmac = new PacketHmac(NODE_HMAC[auth], k.send.hmac)
+    this.recvHmac = new PacketHmac(NODE_HMAC[auth], k.recv.hmac)
     const zero = Buffer.alloc(IV_LEN)
-    this.enc = createCipheriv(this.cipherName, this.sendCipher, zero).setAutoPadding(false)
-    this.dec = createDecipheriv(this.cipherName, this.recvCipher, zero).setAutoPadding(false)
+    this.enc = createCipheriv(this.cipherName, createSecretKey(k.send.cipher), zero).setAutoPadding(false)
+    this.dec = createDecipheriv(this.cipherName, createSecretKey(k.recv.cipher), zero).setAutoPadding(false)
   }
 
   /** Wire length of a packet carrying `payloadLen` bytes. */
@@ -125,7 +120,7 @@ export class StaticKeyCrypto {
     o += c.update(Buffer.from(payload.buffer, payload.byteOffset, n)).copy(out, o)
     const padLen = BLOCK - ((PID_LEN + n) % BLOCK)
     o += c.update(PADS[padLen]).copy(out, o)
-    createHmac(this.hmacName, this.sendHmac).update(out.subarray(this.hmacLen, o)).digest().copy(out, 0)
+    this.sendHmac.digest(out.subarray(this.hmacLen, o)).copy(out, 0)
     return out
   }
 
@@ -143,7 +138,7 @@ export class StaticKeyCrypto {
     const h = this.hmacLen
     if (msg.length < h + IV_LEN + BLOCK) return OpenResult.SHORT
     const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.length)
-    const mac = createHmac(this.hmacName, this.recvHmac).update(buf.subarray(h)).digest()
+    const mac = this.recvHmac.digest(buf.subarray(h))
     if (!timingSafeEqual(mac, buf.subarray(0, h))) return OpenResult.BAD_HMAC
     const ctLen = msg.length - h - IV_LEN
     if (ctLen % BLOCK !== 0) return OpenResult.BAD_LENGTH

@@ -8,12 +8,13 @@
 //  Compression framing stubs (never compressing): comp-lzo no → 0xFA prefix; compress stub →
 //  0xFB with the first byte swapped to the end; compress stub-v2 → 0x50 0x00 escape only when the
 //  payload starts with 0x50.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto'
 import { readU32, writeU32 } from '../../core/bytes.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 import type { Counters } from '../../core/counters.js'
 import { Opcode, emitDataHeader, opByte, parseDataHeader } from './packet.js'
 import { ReplayWindow } from './replay.js'
+import { PacketHmac } from '../hmac.js'
 import { authDigest } from './wrap.js'
 import type { DirectionalKeys } from './keys.js'
 
@@ -71,10 +72,9 @@ export class DataChannel {
   private readonly decKey: Buffer
   private readonly encIv = Buffer.alloc(12)
   private readonly decIv = Buffer.alloc(12)
-  private readonly hmacAlg?: string
   private readonly hmacLen: number = 0
-  private readonly encMac?: Buffer
-  private readonly decMac?: Buffer
+  private readonly encMac?: PacketHmac
+  private readonly decMac?: PacketHmac
   private sendPid = 0
   private readonly replay: ReplayWindow
   private readonly v2: boolean
@@ -96,10 +96,9 @@ export class DataChannel {
       this.decIv.set(o.keys.decryptHmac.subarray(0, 8), 4)
     } else {
       const d = authDigest(o.auth ?? 'SHA1')
-      this.hmacAlg = d.alg
       this.hmacLen = d.size
-      this.encMac = Buffer.from(o.keys.encryptHmac.subarray(0, d.size))
-      this.decMac = Buffer.from(o.keys.decryptHmac.subarray(0, d.size))
+      this.encMac = new PacketHmac(d.alg, o.keys.encryptHmac.subarray(0, d.size))
+      this.decMac = new PacketHmac(d.alg, o.keys.decryptHmac.subarray(0, d.size))
     }
     this.v2 = o.peerId !== undefined
     this.peerId = o.peerId ?? 0
@@ -189,7 +188,7 @@ export class DataChannel {
     const pid = new Uint8Array(4)
     writeU32(pid, 0, this.sendPid)
     const ct = Buffer.concat([c.update(pid), c.update(plain), c.final()])
-    const mac = createHmac(this.hmacAlg!, this.encMac!).update(iv).update(ct).digest()
+    const mac = this.encMac!.digest(iv, ct)
     const out = new Uint8Array(hdrLen + this.hmacLen + 16 + ct.length)
     emitDataHeader({ opcode: this.v2 ? Opcode.P_DATA_V2 : Opcode.P_DATA_V1, keyId: this.keyId, peerId: this.peerId }, out, 0)
     out.set(mac, hdrLen)
@@ -223,7 +222,7 @@ export class DataChannel {
       if (body.length < this.hmacLen + 16 + 16) return this.drop('short')
       const mac = body.subarray(0, this.hmacLen)
       const ivct = body.subarray(this.hmacLen)
-      const want = createHmac(this.hmacAlg!, this.decMac!).update(ivct).digest()
+      const want = this.decMac!.digest(ivct)
       if (!timingSafeEqual(want, mac)) return this.drop('bad_hmac')
       const d = createDecipheriv(this.spec.node, this.decKey, ivct.subarray(0, 16))
       let pt: Buffer

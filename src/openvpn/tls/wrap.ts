@@ -14,6 +14,7 @@ import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto'
 import { readU32, writeU32 } from '../../core/bytes.js'
 import { BurrowError, ErrorCode } from '../../core/errors.js'
 import type { Counters } from '../../core/counters.js'
+import type { HmacAlg } from '../hmac.js'
 import { Opcode, SID_SIZE, opcodeOf } from './packet.js'
 import { ReplayWindow } from './replay.js'
 
@@ -91,9 +92,9 @@ export class NoWrap implements ControlWrap {
 }
 
 /** Digest name accepted by --auth → node:crypto name and size. */
-export function authDigest(name: string): { alg: string; size: number } {
+export function authDigest(name: string): { alg: HmacAlg; size: number } {
   const n = name.toUpperCase().replace(/^RSA-/, '')
-  const table: Record<string, { alg: string; size: number }> = {
+  const table: Record<string, { alg: HmacAlg; size: number }> = {
     SHA1: { alg: 'sha1', size: 20 },
     SHA224: { alg: 'sha224', size: 28 },
     SHA256: { alg: 'sha256', size: 32 },
