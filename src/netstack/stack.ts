@@ -403,7 +403,7 @@ export class NetStack implements NetStackApi, UdpSender {
   private sendTcp(src: Uint8Array, dst: Uint8Array, seg: TcpSegment): boolean {
     const fam = src.length === 4 ? 4 : 6
     const tlen = tcpHeaderLen(seg) + seg.payload.length
-    const p = allocPacket(this.link.headroom, fam, tlen)
+    const p = allocPacket(this.link.headroom, fam, tlen, true) // every byte after the headroom is written below
     writeIpHeader(p, { src, dst, proto: IpProto.TCP, ttl: DEFAULT_TTL, ident4: fam === 4 ? this.nextIdent4() : 0, dontFrag: true }, tlen)
     emitTcp(seg, p.buf, p.body, pseudoHeaderSum(src, dst, IpProto.TCP, tlen))
     return this.linkSend(p.buf.subarray(p.ip))
