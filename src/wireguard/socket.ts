@@ -66,12 +66,17 @@ export const nodeUdpSocket: WgSocketFactory = async (h, opts) => {
   } catch {
     /* best effort: limited by net.core.[rw]mem_max */
   }
+  // Nearly every datagram comes from the same endpoint as the one before: its unmapped address
+  // and endpoint object are reused (receivers copy what they keep, see Peer.setEndpoint).
+  let lastRaw = ''
+  let lastFrom: WgEndpoint = { address: '', port: 0 }
   sock.on('message', (msg, rinfo) => {
     const a = rinfo.address
-    h.rx(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), {
-      address: a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a,
-      port: rinfo.port,
-    })
+    if (a !== lastRaw || rinfo.port !== lastFrom.port) {
+      lastRaw = a
+      lastFrom = { address: a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a, port: rinfo.port }
+    }
+    h.rx(new Uint8Array(msg.buffer, msg.byteOffset, msg.length), lastFrom)
   })
   sock.on('error', (e) => h.error(e))
   let waiting = false
