@@ -24,3 +24,38 @@ describe.skipIf(skip !== null)('netns harness', () => {
     expect(list).not.toContain(a.name)
   })
 })
+
+describe.skipIf(skip !== null)('netns harness process slots', () => {
+  it('a slot left by a killed process is taken over and what its journal lists is removed; a live owner keeps its slot', async () => {
+    const { claimSlotIn, run } = await import('./netns.js')
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs')
+    const { spawnSync } = await import('node:child_process')
+    const { tmpdir } = await import('node:os')
+    const dir = mkdtempSync(`${tmpdir()}/bph-slots-`)
+    const dead = spawnSync('true').pid! // exited: its pid names no live process (until reused)
+    const deadSlot = dead % 200
+    // what a killed test process would have left behind: a namespace and a root route
+    const ns = `bphstale${deadSlot.toString(36)}`
+    const route = `10.155.${deadSlot}.0/24`
+    try {
+      run('ip', ['netns', 'add', ns])
+      run('ip', ['-4', 'route', 'add', 'unreachable', route])
+      writeFileSync(`${dir}/${deadSlot}`, `${dead}\nnetns ${ns}\nroute4 ${route}\n`)
+      // a live owner (this process's parent) on the next slot
+      writeFileSync(`${dir}/${(deadSlot + 1) % 200}`, `${process.ppid}\n`)
+
+      const claimant = dead + 200 // another pid whose first choice is the same slot
+      expect(claimSlotIn(dir, claimant)).toBe(deadSlot) // the dead owner's slot, swept
+      expect(run('ip', ['netns', 'list'])).not.toContain(ns)
+      expect(run('ip', ['-4', 'route', 'show'])).not.toContain(route)
+      expect(readFileSync(`${dir}/${deadSlot}`, 'utf8')).toBe(`${claimant}\n`)
+
+      expect(claimSlotIn(dir, claimant + 1)).toBe((deadSlot + 2) % 200) // the live owner's slot is skipped
+      expect(readFileSync(`${dir}/${(deadSlot + 1) % 200}`, 'utf8')).toBe(`${process.ppid}\n`)
+    } finally {
+      run('ip', ['netns', 'del', ns], { allowFail: true })
+      run('ip', ['-4', 'route', 'del', 'unreachable', route], { allowFail: true })
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,7 +1,7 @@
 // Test scaffolding for interop tests and benchmarks: network namespaces, veth pairs and real
 // server processes, created with unique names and always removed. Never used by the product.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs'
 
 const live = new Set<() => void>()
 let hooked = false
@@ -30,10 +30,138 @@ function onExit(fn: () => void): () => void {
   return () => live.delete(fn)
 }
 
+/**
+ * Process slots keep parallel test processes (vitest workers, benches) apart: each claims a number
+ * in 0..199 as a file in SLOT_DIR holding its pid, and derives namespace/interface names and test
+ * subnets from it. The file is also a journal of the root-namespace objects the process made
+ * (namespaces, veth links, routes). A process killed before its cleanup (SIGKILL, a machine reset)
+ * leaves its file behind: the next process to claim that slot removes what the journal lists
+ * (objects only that dead test process made, named with its slot) and takes the slot over. Claims
+ * happen under a lock directory so two processes never take over the same stale slot.
+ */
+const SLOT_DIR = '/tmp/burrow-netns-slots'
+const SLOTS = 200
+let slot = -1
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Remove what a dead process's journal lists; every step may fail (already gone). */
+function sweepJournal(lines: string[]): void {
+  for (const line of lines.slice(1).reverse()) {
+    const [kind, a] = line.split(' ')
+    if (!a) continue
+    if (kind === 'netns') {
+      const pids = run('ip', ['netns', 'pids', a], { allowFail: true }).split('\n').filter(Boolean)
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {
+          /* gone */
+        }
+      }
+      run('ip', ['netns', 'del', a], { allowFail: true })
+    } else if (kind === 'link') run('ip', ['link', 'del', a], { allowFail: true })
+    else if (kind === 'route4') run('ip', ['-4', 'route', 'del', a], { allowFail: true })
+    else if (kind === 'route6') run('ip', ['-6', 'route', 'del', a], { allowFail: true })
+  }
+}
+
+/**
+ * Claim a slot in `dir` for `pid` (exported for the harness test): the first slot from pid % 200
+ * on that is free, or whose owner is dead (its journal swept first). Returns the slot number.
+ */
+export function claimSlotIn(dir: string, pid: number): number {
+  mkdirSync(dir, { recursive: true })
+  const lock = `${dir}/.lock`
+  for (let waited = 0; ; waited += 10) {
+    try {
+      mkdirSync(lock)
+      break
+    } catch {
+      // a lock older than 10 s belongs to a process that died inside the critical section
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 10_000) rmdirSync(lock)
+      } catch {
+        /* released meanwhile */
+      }
+      if (waited > 30_000) throw new Error(`netns harness: ${lock} stays locked`)
+      sleepMs(10)
+    }
+  }
+  try {
+    for (let i = 0; i < SLOTS; i++) {
+      const s = (pid + i) % SLOTS
+      const file = `${dir}/${s}`
+      if (existsSync(file)) {
+        const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
+        const owner = Number(lines[0])
+        if (owner > 0 && owner !== pid && alive(owner)) continue
+        sweepJournal(lines)
+        unlinkSync(file)
+      }
+      const fd = openSync(file, 'wx')
+      writeSync(fd, `${pid}\n`)
+      closeSync(fd)
+      return s
+    }
+    throw new Error(`netns harness: all ${SLOTS} slots in ${dir} belong to live processes`)
+  } finally {
+    rmdirSync(lock)
+  }
+}
+
+function claimSlot(): number {
+  if (slot >= 0) return slot
+  slot = claimSlotIn(SLOT_DIR, process.pid)
+  const file = `${SLOT_DIR}/${slot}`
+  onExit(() => {
+    try {
+      if (Number(readFileSync(file, 'utf8').split('\n')[0]) === process.pid) unlinkSync(file)
+    } catch {
+      /* gone */
+    }
+  })
+  return slot
+}
+
+/** Record a root-namespace object this process made (see claimSlot): "netns NAME", "link NAME", "route4 CIDR", "route6 CIDR". */
+function journal(entry: string): void {
+  appendFileSync(`${SLOT_DIR}/${claimSlot()}`, `${entry}\n`)
+}
+
+/**
+ * Add a route in the root namespace (e.g. `unreachable CIDR`), journaled so a killed run's route
+ * is removed by the next claimant of the slot. Returns the function that deletes it.
+ */
+export function addRootRoute(family: 4 | 6, args: string[], dst: string): () => void {
+  journal(`route${family} ${dst}`)
+  run('ip', [`-${family}`, 'route', 'add', ...args])
+  let done = false
+  const untrack = onExit(() => del())
+  function del(): void {
+    if (done) return
+    done = true
+    run('ip', [`-${family}`, 'route', 'del', ...args], { allowFail: true })
+    untrack()
+  }
+  return del
+}
+
 let counter = 0
-/** A short id unique across parallel test processes on this machine: pid-derived + counter. */
+/** A short id unique across parallel test processes on this machine: the process slot + counter. */
 export function uniqueId(): string {
-  return `${(process.pid % 100000).toString(36)}${(counter++).toString(36)}`
+  return `${claimSlot().toString(36).padStart(2, '0')}${(counter++).toString(36)}`
 }
 
 export function isRoot(): boolean {
@@ -162,6 +290,7 @@ export class Netns {
   /** prefix: 3–5 letters naming the test (e.g. "bpo"); a unique suffix is appended. */
   static create(prefix: string): Netns {
     const name = `${prefix}${uniqueId()}`
+    journal(`netns ${name}`)
     run('ip', ['netns', 'add', name])
     const ns = new Netns(name)
     ns.exec('ip', ['link', 'set', 'lo', 'up'])
@@ -198,6 +327,7 @@ export function veth(a: Netns | null, b: Netns | null, addrA: string[], addrB: s
   const id = uniqueId()
   const ifA = `bpv${id}a`.slice(0, 15)
   const ifB = `bpv${id}b`.slice(0, 15)
+  journal(`link ${ifA}`)
   run('ip', ['link', 'add', ifA, 'type', 'veth', 'peer', 'name', ifB])
   const inNs = (ns: Netns | null, args: string[]) => (ns ? ns.exec('ip', args) : run('ip', args))
   if (a) run('ip', ['link', 'set', ifA, 'netns', a.name])
@@ -220,13 +350,16 @@ export function veth(a: Netns | null, b: Netns | null, addrA: string[], addrB: s
   }
 }
 
-/** Address block helper: a /24 in 10.2xx.y.0 and fd00:… unique to this process, for test addressing. */
+/**
+ * Address block helper: a /24 (10.{100+index}.{slot}.0) and a /64 unique to this process's slot
+ * (see claimSlot), for test addressing. Within one process, different indexes give different blocks.
+ */
 export function subnetFor(index: number): { v4: (host: number) => string; v6: (host: number) => string } {
-  const p = process.pid % 200
-  const n = (p * 7 + index) % 250
+  if (!Number.isInteger(index) || index < 0 || index > 155) throw new RangeError(`subnetFor: index ${index} is outside 0..155`)
+  const n = claimSlot()
   return {
-    v4: (h) => `10.${200 + (index % 50)}.${n}.${h}`,
-    v6: (h) => `fd00:bb${(index % 256).toString(16).padStart(2, '0')}:${n.toString(16)}::${h.toString(16)}`,
+    v4: (h) => `10.${100 + index}.${n}.${h}`,
+    v6: (h) => `fd00:bb${index.toString(16).padStart(2, '0')}:${n.toString(16)}::${h.toString(16)}`,
   }
 }
 

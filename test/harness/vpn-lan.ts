@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Netns, run, subnetFor, veth, which, type Proc, type VethPair } from './netns.js'
+import { addRootRoute, Netns, run, subnetFor, veth, which, type Proc, type VethPair } from './netns.js'
 
 export const DNS_NAME = 'test.burrow'
 /** Text every GET / answer contains. */
@@ -93,25 +93,6 @@ export interface VpnLan {
 }
 
 let instances = 0
-const exitHooks = new Set<() => void>()
-let hooked = false
-function atExit(f: () => void): () => void {
-  if (!hooked) {
-    hooked = true
-    process.on('exit', () => {
-      for (const h of exitHooks) {
-        try {
-          h()
-        } catch {
-          /* best effort */
-        }
-      }
-    })
-  }
-  exitHooks.add(f)
-  return () => exitHooks.delete(f)
-}
-
 /** Build the topology and start the lan services. Root only (the caller checks interopSkipReason). */
 export async function createVpnLan(o: VpnLanOptions): Promise<VpnLan> {
   // Four /24s per instance: root⇄vpn, vpn⇄lan, tunnel, vpn⇄client namespaces.
@@ -153,12 +134,7 @@ export async function createVpnLan(o: VpnLanOptions): Promise<VpnLan> {
     lan.exec('ip', ['route', 'add', clientNet.cidr, 'via', lan4.v4(1)])
 
     // The root namespace must not reach the lan except through a tunnel.
-    run('ip', ['route', 'add', 'unreachable', lan4.cidr])
-    const untrack = atExit(() => run('ip', ['route', 'del', 'unreachable', lan4.cidr], { allowFail: true }))
-    unrouteRoot = () => {
-      run('ip', ['route', 'del', 'unreachable', lan4.cidr], { allowFail: true })
-      untrack()
-    }
+    unrouteRoot = addRootRoute(4, ['unreachable', lan4.cidr], lan4.cidr)
 
     const lanIp = lan4.v4(2)
     const services = lan.spawn('node', [vpnLanFile('vpn-lan-services.mjs'), lanIp, String(httpPort), String(udpPort)])

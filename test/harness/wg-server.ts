@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import { existsSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { run, startProc, subnetFor, uniqueId, type Netns, type Proc } from './netns.js'
+import { addRootRoute, run, startProc, subnetFor, uniqueId, type Netns, type Proc } from './netns.js'
 import type { VpnLan } from './vpn-lan.js'
 
 export interface WgKeyPair {
@@ -327,14 +327,7 @@ export function addV6Leg(env: Pick<VpnLan, 'vpn' | 'lan' | 'lanIp' | 'lan4'>, in
   env.vpn.exec('ip', ['-6', 'addr', 'add', `${lan6.v6(1)}/64`, 'dev', vpnIf, 'nodad'])
   env.lan.exec('ip', ['-6', 'addr', 'add', `${lan6.v6(2)}/64`, 'dev', lanIf, 'nodad'])
   env.lan.exec('ip', ['-6', 'route', 'add', cidr(t6), 'via', lan6.v6(1)])
-  run('ip', ['-6', 'route', 'add', 'unreachable', cidr(lan6)])
-  let removed = false
-  const remove = () => {
-    if (removed) return
-    removed = true
-    run('ip', ['-6', 'route', 'del', 'unreachable', cidr(lan6)], { allowFail: true })
-  }
-  process.once('exit', remove)
+  const remove = addRootRoute(6, ['unreachable', cidr(lan6)], cidr(lan6))
   return { lanIp6: lan6.v6(2), lan6Cidr: cidr(lan6), tunnel6: { v6: t6.v6, cidr: cidr(t6) }, remove }
 }
 
