@@ -1,7 +1,7 @@
 // Test scaffolding for interop tests and benchmarks: network namespaces, veth pairs and real
 // server processes, created with unique names and always removed. Never used by the product.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync } from 'node:fs'
 
 const live = new Set<() => void>()
 let hooked = false
@@ -82,7 +82,10 @@ function sweepJournal(lines: string[]): void {
  * on that is free, or whose owner is dead (its journal swept first). Returns the slot number.
  */
 export function claimSlotIn(dir: string, pid: number): number {
-  mkdirSync(dir, { recursive: true })
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true })
+    chmodSync(dir, 0o1777) // like /tmp: root and non-root test runs share it
+  }
   const lock = `${dir}/.lock`
   for (let waited = 0; ; waited += 10) {
     try {
@@ -107,8 +110,12 @@ export function claimSlotIn(dir: string, pid: number): number {
         const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean)
         const owner = Number(lines[0])
         if (owner > 0 && owner !== pid && alive(owner)) continue
+        try {
+          unlinkSync(file) // fails for another user's file in the sticky directory: skip that slot
+        } catch {
+          continue
+        }
         sweepJournal(lines)
-        unlinkSync(file)
       }
       const fd = openSync(file, 'wx')
       writeSync(fd, `${pid}\n`)
